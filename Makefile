@@ -1,0 +1,43 @@
+# Set-up is part of the product: `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+# Every pip call is constrained: an unpinned resolve would swap the CPU torch for CUDA builds.
+PIPC   := $(PIP) install --disable-pip-version-check -c constraints.txt
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo-out
+
+.PHONY: install demo test lint format clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIPC) torch==2.13.0
+	$(PIPC) -e '.[dev,postgres]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/kb seed $(DEMO)/org
+	$(BIN)/kb --home $(DEMO)/kb init
+	$(BIN)/kb --home $(DEMO)/kb status
+	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
+
+# pytest exits 5 when it collected no test: a run that tests nothing is a failure.
+test: install
+	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(DEMO) .kb .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

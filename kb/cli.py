@@ -1,0 +1,215 @@
+"""The `kb` command line: a thin shell over the KB services."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from kb.errors import KBError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def example(*lines: str) -> Callable[[F], F]:
+    """Append worked examples to a command's --help."""
+
+    def wrap(fn: F) -> F:
+        body = "\n".join(f"  {line}" for line in lines)
+        fn.__doc__ = f"{(fn.__doc__ or '').rstrip()}\n\n\b\nExamples:\n{body}\n"
+        fn.__dict__["kb_examples"] = lines
+        return fn
+
+    return wrap
+
+
+class KBGroup(click.Group):
+    """Reports KBError as a one-line message (no traceback) and a non-zero exit."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List one example of every command under the command list."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            if isinstance(cmd, click.Group):
+                for sub in cmd.list_commands(ctx):
+                    subcmd = cmd.get_command(ctx, sub)
+                    rows.extend(_examples_of(subcmd)[:1])
+            else:
+                rows.extend(_examples_of(cmd)[:1])
+        if rows:
+            with formatter.section("Examples"):
+                formatter.write_text("\b\n" + "\n".join(rows))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            sys.exit(1)
+
+
+def _examples_of(cmd: click.Command | None) -> list[str]:
+    callback = getattr(cmd, "callback", None)
+    inner = getattr(callback, "__wrapped__", callback)
+    return list(getattr(inner, "kb_examples", ()) or getattr(callback, "kb_examples", ()))
+
+
+def _kb(ctx: click.Context) -> Any:
+    """The KB for this invocation, built once from settings (and --home)."""
+    obj = ctx.find_root().obj
+    if obj.get("kb") is None:
+        from kb.app import KB
+        from kb.settings import Settings
+
+        overrides: dict[str, Any] = {}
+        if obj.get("home"):
+            overrides["home"] = Path(obj["home"])
+        try:
+            settings = Settings(**overrides)
+        except Exception as exc:  # pydantic ValidationError: name the bad variable
+            raise KBError(f"invalid settings: {exc}") from exc
+        obj["kb"] = KB(settings)
+        ctx.call_on_close(obj["kb"].close)
+    return obj["kb"]
+
+
+@click.group(cls=KBGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Knowledge base directory (default: $KB_HOME, else ./.kb).",
+)
+@click.version_option(package_name="system-wisdom", prog_name="kb")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """kb: the institutional knowledge base of a software team.
+
+    Ingests repositories, ADRs, contracts and incident channels, then answers
+    "why is it like this?" with citations, and shows who alone knows what.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+
+
+@cli.command()
+@example("kb init", "kb --home /srv/kb init", "KB_DATABASE_URL=postgresql://kb@db/kb kb init")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def init(ctx: click.Context, as_json: bool) -> None:
+    """Create the knowledge base, or upgrade its schema to this version."""
+    app = _kb(ctx)
+    before, after = app.init()
+    info = {
+        "database": app.settings.redacted()["effective_database_url"],
+        "vectors": app.settings.chroma_url or str(app.settings.chroma_path),
+        "revision_before": before,
+        "revision": after,
+    }
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    if before == after:
+        out.print(f"kb is up to date (schema {after}) at {info['database']}")
+    elif before is None:
+        out.print(f"created kb (schema {after}) at {info['database']}")
+    else:
+        out.print(f"upgraded kb schema {before} -> {after} at {info['database']}")
+    out.print(f"vectors: {info['vectors']}")
+
+
+@cli.command()
+@example("kb config", "kb config --json", "KB_LLM_PROVIDER=ollama kb config")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@click.pass_context
+def config(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective settings (secrets redacted) and where each is set."""
+    from kb.settings import Settings
+
+    app = _kb(ctx)
+    values = app.settings.redacted()
+    if as_json:
+        click.echo(json.dumps(values, indent=2, default=str))
+        return
+    table = Table("setting", "value", "environment variable", "description")
+    fields = Settings.model_fields
+    for name, value in values.items():
+        env = f"KB_{name.upper()}" if name in fields else "(derived)"
+        desc = fields[name].description if name in fields else ""
+        table.add_row(name, "" if value is None else str(value), env, desc or "")
+    out.print(table)
+
+
+@cli.command()
+@example("kb status", "kb --home demo-out/kb status --json")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show what the knowledge base holds: rows per table, vectors, sources."""
+    app = _kb(ctx)
+    store = app.store
+    if store.revision() is None:
+        raise KBError(
+            f"no knowledge base at {app.settings.redacted()['effective_database_url']}: "
+            "run `kb init` first"
+        )
+    counts = store.counts()
+    counts["vectors"] = app.vectors.count()
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    table = Table("table", "rows")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    out.print(table)
+
+
+@cli.command()
+@example("kb seed demo-org", "kb seed /tmp/org --seed 7")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--seed",
+    "seed_value",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Random seed: the same seed gives byte-identical output.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
+def seed(directory: Path, seed_value: int, as_json: bool) -> None:
+    """Generate the demo organisation (six service repos, ADRs, Slack export) in DIRECTORY."""
+    from seed import generate_demo_org
+
+    try:
+        org = generate_demo_org(directory, seed=seed_value)
+    except FileExistsError as exc:
+        raise KBError(str(exc)) from exc
+    summary = {"directory": str(directory), "repos": sorted(org.repos), "seed": seed_value}
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    out.print(f"demo organisation written to {directory} (seed {seed_value})")
+    for name in summary["repos"]:
+        out.print(f"  repos/{name}")
+    out.print("  slack-export/ and slack-export.zip")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Store documents in SQL and their chunk vectors in the vector store, one batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from kb.chunking import chunk_markdown
+from kb.embeddings import CachedEmbedder, content_hash
+from kb.models import Document
+from kb.records import ChunkText, DocumentRecord
+from kb.store import Store, chunk_id
+from kb.vectors import VectorStore
+
+
+@dataclass
+class IndexStats:
+    """What one or more batches did."""
+
+    documents_written: int = 0
+    documents_unchanged: int = 0
+    documents_deleted: int = 0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    texts_embedded: int = 0
+
+    def add(self, other: IndexStats) -> None:
+        """Accumulate another batch's figures."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Prepared:
+    record: DocumentRecord
+    chunks: list[ChunkText] = field(default_factory=list)
+
+
+def embedding_text(record: DocumentRecord, chunk: ChunkText) -> str:
+    """What is embedded for a chunk: the document title and heading give it context."""
+    head = record.title if not chunk.heading or chunk.heading == record.title else chunk.heading
+    return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+class Indexer:
+    """Writes batches so that a crash at any point loses nothing already committed.
+
+    Order matters: vectors are upserted *before* the SQL commit (same ids, so a re-run just
+    overwrites them), stale vectors are deleted *after* it. SQL is the source of truth;
+    vector hits without an SQL chunk are ignored and swept by `reconcile`.
+    """
+
+    def __init__(self, store: Store, vectors: VectorStore, embedder: CachedEmbedder) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.embedder = embedder
+
+    def index_batch(
+        self,
+        source_id: int | None,
+        records: Sequence[DocumentRecord],
+        deleted: Sequence[str] = (),
+        cursor: dict[str, Any] | None = None,
+    ) -> IndexStats:
+        """Upsert `records`, drop `deleted` external ids, and advance the cursor atomically."""
+        stats = IndexStats()
+        known = self._stored_hashes([r.external_id for r in records])
+        changed: list[_Prepared] = []
+        for record in records:
+            if known.get(record.external_id) == content_hash(record.body):
+                stats.documents_unchanged += 1
+                continue
+            pieces = record.chunks if record.chunks is not None else chunk_markdown(record.body)
+            changed.append(_Prepared(record, [p for p in pieces if p.text.strip()]))
+
+        self._upsert_vectors(changed, stats)
+
+        stale: list[str] = []
+        with self.store.transaction() as session:
+            for prep in changed:
+                doc_id, _ = self.store.upsert_document(session, prep.record, source_id)
+                diff = self.store.replace_chunks(
+                    session, doc_id, prep.record.external_id, prep.chunks
+                )
+                stale.extend(diff.stale_ids)
+                stats.documents_written += 1
+            dropped = self.store.delete_documents(session, deleted)
+            stats.documents_deleted += len(set(deleted)) if dropped or deleted else 0
+            stale.extend(dropped)
+            if cursor is not None and source_id is not None:
+                self.store.save_cursor(session, source_id, cursor)
+        if stale:
+            self.vectors.delete(stale)
+            stats.chunks_deleted += len(stale)
+        return stats
+
+    def _stored_hashes(self, external_ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self.store.transaction() as s:
+            for start in range(0, len(external_ids), 500):
+                batch = external_ids[start : start + 500]
+                rows = s.execute(
+                    select(Document.external_id, Document.content_hash).where(
+                        Document.external_id.in_(batch)
+                    )
+                )
+                out.update({e: h for e, h in rows})
+        return out
+
+    def _upsert_vectors(self, prepared: list[_Prepared], stats: IndexStats) -> None:
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, str | int | float | bool]] = []
+        for prep in prepared:
+            rec = prep.record
+            for ordinal, piece in enumerate(prep.chunks):
+                ids.append(chunk_id(rec.external_id, ordinal))
+                texts.append(embedding_text(rec, piece))
+                meta: dict[str, str | int | float | bool] = {
+                    "doc": rec.external_id,
+                    "kind": str(rec.kind),
+                }
+                for key, value in (
+                    ("repo", rec.repo),
+                    ("path", rec.path),
+                    ("service", rec.service),
+                ):
+                    if value:
+                        meta[key] = value
+                metas.append(meta)
+        if not ids:
+            return
+        before = self.embedder.texts_embedded
+        vectors = self.embedder.embed(texts)
+        stats.texts_embedded += self.embedder.texts_embedded - before
+        self.vectors.upsert(ids, vectors, texts, metas)
+        stats.chunks_written += len(ids)
+
+    def reconcile(self) -> int:
+        """Drop vectors whose chunk is gone from SQL (left by a crash); returns how many."""
+        orphans = sorted(self.vectors.ids() - self.store.all_chunk_ids())
+        self.vectors.delete(orphans)
+        return len(orphans)

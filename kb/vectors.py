@@ -1,0 +1,153 @@
+"""Vector store adapter over chromadb: kb always supplies the embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from kb.errors import ConfigError
+
+_Meta = Mapping[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    """One nearest neighbour: chunk id, cosine similarity (1 = same direction), metadata."""
+
+    id: str
+    similarity: float
+    metadata: dict[str, Any]
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class VectorStore:
+    """A chromadb collection of chunk vectors, keyed by chunk id, cosine space."""
+
+    def __init__(self, client: Any, collection: str, dim: int) -> None:
+        self.client = client
+        self.dim = dim
+        # embedding_function=None: chromadb must never embed (its default downloads a model).
+        self.collection = client.get_or_create_collection(
+            collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    @classmethod
+    def persistent(cls, path: Path, collection: str, dim: int) -> VectorStore:
+        """The embedded store: a chromadb directory on local disk."""
+        import chromadb
+
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        return cls(client, collection, dim)
+
+    @classmethod
+    def remote(cls, url: str, collection: str, dim: int) -> VectorStore:
+        """A team's shared chromadb server at `url` (http://host:port)."""
+        import chromadb
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"KB_CHROMA_URL {url!r} is not a chromadb server URL (expected http://host:8000)"
+            )
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(
+                host=parts.hostname,
+                port=port,
+                ssl=parts.scheme == "https",
+                settings=_chroma_settings(),
+            )
+            return cls(client, collection, dim)
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectError here
+            raise ConfigError(
+                f"cannot reach the chromadb server at {url}: {exc}. "
+                "Check KB_CHROMA_URL and that `chroma run` is up."
+            ) from exc
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        documents: Sequence[str],
+        metadatas: Sequence[_Meta],
+        batch_size: int = 1000,
+    ) -> None:
+        """Insert or replace vectors by chunk id."""
+        for vec in embeddings:
+            if len(vec) != self.dim:
+                raise ValueError(f"embedding has {len(vec)} dimensions, expected {self.dim}")
+        for start in range(0, len(ids), batch_size):
+            end = start + batch_size
+            self.collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=[list(v) for v in embeddings[start:end]],
+                documents=list(documents[start:end]),
+                metadatas=[dict(m) for m in metadatas[start:end]],
+            )
+
+    def delete(self, ids: Sequence[str], batch_size: int = 1000) -> None:
+        """Remove vectors by chunk id (unknown ids are ignored)."""
+        for start in range(0, len(ids), batch_size):
+            self.collection.delete(ids=list(ids[start : start + batch_size]))
+
+    def delete_stale(self, document: str, keep_ids: Sequence[str]) -> list[str]:
+        """Remove the vectors of a document whose ids are not in `keep_ids`; returns them."""
+        got = self.collection.get(where={"doc": document}, include=[])
+        stale = sorted(set(got["ids"]) - set(keep_ids))
+        self.delete(stale)
+        return stale
+
+    def ids(self) -> set[str]:
+        """Every id in the collection (for reconciling against SQL)."""
+        out: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=offset)
+            out.update(got["ids"])
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def query(
+        self, embedding: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[VectorHit]:
+        """The k nearest chunks to `embedding`, most similar first."""
+        n = min(k, self.count())
+        if n == 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[list(embedding)],
+            n_results=n,
+            where=where,
+            include=["distances", "metadatas"],
+        )
+        ids = res["ids"][0]
+        distances = (res.get("distances") or [[]])[0]
+        metas = (res.get("metadatas") or [[]])[0]
+        return [
+            VectorHit(id=i, similarity=1.0 - float(d), metadata=dict(m or {}))
+            for i, d, m in zip(ids, distances, metas, strict=True)
+        ]
+
+    def get(self, ids: Sequence[str]) -> dict[str, tuple[list[float], dict[str, Any]]]:
+        """Stored vector and metadata of each known id."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings", "metadatas"])
+        return {
+            i: ([float(x) for x in e], dict(m or {}))
+            for i, e, m in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True)
+        }
+
+    def count(self) -> int:
+        """Number of vectors stored."""
+        return int(self.collection.count())

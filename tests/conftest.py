@@ -1,0 +1,98 @@
+"""Shared fixtures: real SQLite/PostgreSQL, real chromadb, the real bundled model."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from kb.app import KB
+from kb.embeddings import SentenceTransformerEmbedder
+from kb.settings import Settings
+from kb.store import Store
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The bundled all-MiniLM-L6-v2, loaded once per test session (import costs seconds)."""
+    model = SentenceTransformerEmbedder()
+    model.embed(["warm up"])
+    return model
+
+
+def _pg_admin_url() -> str:
+    return os.environ.get("KB_TEST_DATABASE_URL", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """URL of a reachable PostgreSQL; skipped (with the reason) only when there is none."""
+    url = _pg_admin_url()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:
+        reason = f"PostgreSQL unreachable at {make_url(url).render_as_string()}: {exc}"
+        if os.environ.get("KB_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (KB_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"kb_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated store on each backend."""
+    s = Store.from_url(db_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def kb_app(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[KB]:
+    """A whole embedded KB in a temp home (SQLite + persistent chromadb + real model)."""
+    app = KB(Settings(home=tmp_path / "kb"), embedder=embedder)
+    app.init()
+    yield app
+    app.close()

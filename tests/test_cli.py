@@ -1,0 +1,91 @@
+"""The CLI as a user meets it: help with examples, init, config redaction, clean errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kb.cli import cli
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "kb.cli", *args], capture_output=True, text=True, env=full_env
+    )
+
+
+def test_help_lists_every_command_with_an_example() -> None:
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"], obj={})
+    assert top.exit_code == 0
+    names = sorted(cli.commands)
+    assert {"init", "config", "seed", "status"} <= set(names)
+    examples = top.output.split("Examples:")[1]
+    for name in names:
+        assert f"kb {name}" in examples, name
+        sub = runner.invoke(cli, [name, "--help"], obj={})
+        assert sub.exit_code == 0 and "Examples:" in sub.output, name
+
+
+def test_init_creates_then_reports_up_to_date(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = _run("--home", str(home), "init", "--json")
+    assert first.returncode == 0, first.stderr
+    info = json.loads(first.stdout)
+    assert info["revision_before"] is None and info["revision"]
+    assert (home / "kb.sqlite3").exists() and (home / "chroma").is_dir()
+    second = _run("--home", str(home), "init")
+    assert second.returncode == 0 and "up to date" in second.stdout
+    status = _run("--home", str(home), "status", "--json")
+    assert json.loads(status.stdout)["documents"] == 0
+
+
+def test_home_defaults_to_env_then_dot_kb(tmp_path: Path) -> None:
+    res = _run("config", "--json", env={"KB_HOME": str(tmp_path / "h")})
+    assert json.loads(res.stdout)["home"] == str(tmp_path / "h")
+    res = subprocess.run(
+        [sys.executable, "-m", "kb.cli", "config", "--json"],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KB_")},
+    )  # fmt: skip
+    assert json.loads(res.stdout)["home"] == ".kb"
+
+
+def test_config_redacts_secrets() -> None:
+    env = {
+        "KB_SLACK_BOT_TOKEN": "xoxb-1111-2222-abcdefghijklmnop",
+        "KB_SLACK_SIGNING_SECRET": "8f14e45fceea167a5a36dedd4bea2543",
+        "KB_LLM_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwxyz",
+        "KB_DATABASE_URL": "postgresql://kb:hunter2@db.internal:5432/kb",
+        "KB_LLM_PROVIDER": "openai",
+    }
+    for args in (("config",), ("config", "--json")):
+        res = _run(*args, env=env)
+        assert res.returncode == 0, res.stderr
+        for secret in ("xoxb-1111", "8f14e45f", "sk-proj", "hunter2"):
+            assert secret not in res.stdout
+    values = json.loads(_run("config", "--json", env=env).stdout)
+    assert values["slack_bot_token"] == "**********"
+    assert values["llm_provider"] == "openai"
+    assert values["database_url"] == "postgresql://kb:**********@db.internal:5432/kb"
+
+
+def test_bad_settings_and_unreachable_database_give_one_line_errors(tmp_path: Path) -> None:
+    bad = _run("config", env={"KB_LLM_PROVIDER": "gpt-everything"})
+    assert bad.returncode == 1
+    assert "llm_provider" in bad.stderr and "Traceback" not in bad.stderr
+    down = _run(
+        "--home", str(tmp_path), "init",
+        env={"KB_DATABASE_URL": "postgresql://kb@127.0.0.1:1/kb"},
+    )  # fmt: skip
+    assert down.returncode == 1
+    assert "cannot reach the database" in down.stderr and "Traceback" not in down.stderr
+    missing = _run("--home", str(tmp_path / "none"), "status")
+    assert missing.returncode == 1 and "kb init" in missing.stderr

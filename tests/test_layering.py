@@ -1,0 +1,69 @@
+"""Architecture rules of DESIGN.md/STYLE.md, checked on the source tree."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_kb_never_imports_bot_ui_or_a_concrete_connector() -> None:
+    offenders = []
+    for path in (ROOT / "kb").rglob("*.py"):
+        for name in _imports(path):
+            if name.split(".")[0] in {"bot", "ui", "connectors"}:
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_only_settings_reads_the_environment() -> None:
+    offenders = []
+    for package in ("kb", "connectors", "bot", "ui"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path.name == "settings.py":
+                continue
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                reads = (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"getenv", "get"}
+                    and ast.unparse(node.func.value) in {"os", "os.environ"}
+                ) or (
+                    isinstance(node, ast.Subscript)
+                    and isinstance(node.ctx, ast.Load)
+                    and ast.unparse(node.value) == "os.environ"
+                )
+                if reads:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_sql_lives_in_the_store_layer() -> None:
+    offenders = []
+    sql_calls = {"select", "insert", "update", "delete", "text"}
+    for path in (ROOT / "kb").rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[1] == "store" or path.name in {"models.py", "indexing.py"}:
+            continue
+        for name in _imports(path):
+            if name.startswith("sqlalchemy"):
+                tree = ast.parse(path.read_text())
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.ImportFrom) and node.module == name:
+                        bad = {a.name for a in node.names} & sql_calls
+                        if bad:
+                            offenders.append(f"{rel} imports {sorted(bad)} from {name}")
+    assert offenders == []

@@ -1,0 +1,133 @@
+"""The chromadb adapter: persistent and server clients, upsert by id, stale deletion."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kb.errors import ConfigError
+from kb.vectors import VectorStore
+
+
+def _unit(*xs: float) -> list[float]:
+    norm = sum(x * x for x in xs) ** 0.5
+    return [x / norm for x in xs]
+
+
+def _round_trip(vs: VectorStore) -> None:
+    vs.upsert(
+        ["c1", "c2", "c3"],
+        [_unit(1, 0, 0), _unit(0, 1, 0), _unit(1, 1, 0)],
+        ["payment async", "inventory locks", "both"],
+        [{"doc": "d1"}, {"doc": "d1"}, {"doc": "d2"}],
+    )
+    hits = vs.query(_unit(1, 0.05, 0), k=2)
+    assert [h.id for h in hits] == ["c1", "c3"]
+    assert hits[0].similarity == pytest.approx(0.9988, abs=1e-3)
+    assert hits[0].metadata == {"doc": "d1"}
+    # Upsert by id replaces, never duplicates.
+    vs.upsert(["c1"], [_unit(0, 0, 1)], ["moved"], [{"doc": "d1"}])
+    assert vs.count() == 3
+    assert vs.query(_unit(0, 0, 1), k=1)[0].id == "c1"
+    # Stale chunks of a document are removed, the others kept.
+    assert vs.delete_stale("d1", keep_ids=["c1"]) == ["c2"]
+    assert vs.ids() == {"c1", "c3"}
+
+
+def test_persistent_client_round_trips_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    vs = VectorStore.persistent(path, "kb_chunks", dim=3)
+    _round_trip(vs)
+    stored = vs.get(["c1", "c3"])
+    # A new process sees what was written (the data is on disk, not in this client).
+    code = (
+        "import sys; from kb.vectors import VectorStore;"
+        "vs = VectorStore.persistent(__import__('pathlib').Path(sys.argv[1]), 'kb_chunks', 3);"
+        "print(sorted(vs.ids()), vs.count())"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    assert res.stdout.strip() == "['c1', 'c3'] 2"
+    assert stored["c1"][0] == pytest.approx(_unit(0, 0, 1), abs=1e-6)
+
+
+def test_dimension_mismatch_is_refused(tmp_path: Path) -> None:
+    vs = VectorStore.persistent(tmp_path / "chroma", "kb_chunks", dim=384)
+    with pytest.raises(ValueError, match="expected 384"):
+        vs.upsert(["x"], [[1.0, 0.0]], ["t"], [{"doc": "d"}])
+
+
+def test_collection_never_embeds_by_itself(tmp_path: Path) -> None:
+    vs = VectorStore.persistent(tmp_path / "chroma", "kb_chunks", dim=3)
+    with pytest.raises(ValueError, match="embedding function"):
+        vs.collection.add(ids=["x"], documents=["text without a vector"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real `chroma run` server on a free loopback port."""
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    assert exe, "the chroma CLI ships with chromadb; reinstall kb"
+    port = _free_port()
+    log = (tmp_path / "chroma.log").open("w")
+    proc = subprocess.Popen(
+        [
+            exe,
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"chroma run did not start: {(tmp_path / 'chroma.log').read_text()}"
+                    ) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_http_client_round_trips_with_a_real_server(chroma_server: str) -> None:
+    vs = VectorStore.remote(chroma_server, "kb_chunks", dim=3)
+    _round_trip(vs)
+    again = VectorStore.remote(chroma_server, "kb_chunks", dim=3)
+    assert again.ids() == {"c1", "c3"}
+
+
+def test_bad_chroma_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="KB_CHROMA_URL"):
+        VectorStore.remote("chroma.internal:8000", "kb_chunks", dim=3)
+    with pytest.raises(ConfigError, match="cannot reach"):
+        VectorStore.remote(f"http://127.0.0.1:{_free_port()}", "kb_chunks", dim=3)
