@@ -281,6 +281,29 @@ class ServiceDependency(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EventRole(enum.StrEnum):
+    PUBLISH = "publish"
+    SUBSCRIBE = "subscribe"
+
+
+class ServiceEvent(Base):
+    """A service publishes or subscribes to an event topic; async dependencies follow."""
+
+    __tablename__ = "service_events"
+    __table_args__ = (UniqueConstraint("service_id", "topic", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str] = mapped_column(String(300), index=True)
+    role: Mapped[EventRole] = mapped_column(_enum(EventRole))
+    evidence_repo: Mapped[str | None] = mapped_column(String(200))
+    evidence_path: Mapped[str | None] = mapped_column(String(1000))
+    evidence_line: Mapped[int | None] = mapped_column(Integer)
+    contract_path: Mapped[str | None] = mapped_column(String(1000))
+
+
 class Document(Base):
     """A unit of source text (ADR, commit message, doc, code header, Slack thread, ...)."""
 

@@ -40,7 +40,7 @@ def test_models_cover_the_system_wisdom_schema() -> None:
         "sources", "repos", "documents", "chunks", "people", "identities", "services",
         "service_dependencies", "commits", "file_changes", "file_authorship",
         "wisdom_entries", "incidents", "incident_services", "questions", "code_owners",
-        "embedding_cache",
+        "embedding_cache", "service_events",
     }  # fmt: skip
     assert expected <= set(Base.metadata.tables)
 

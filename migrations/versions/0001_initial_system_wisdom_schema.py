@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 01:58:32.193790
+Create Date: 2026-11-22 02:04:00.507150
 """
 
 from __future__ import annotations
@@ -428,6 +428,37 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "service_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=300), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum("publish", "subscribe", name="eventrole", native_enum=False, length=32),
+            nullable=False,
+        ),
+        sa.Column("evidence_repo", sa.String(length=200), nullable=True),
+        sa.Column("evidence_path", sa.String(length=1000), nullable=True),
+        sa.Column("evidence_line", sa.Integer(), nullable=True),
+        sa.Column("contract_path", sa.String(length=1000), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["service_id"],
+            ["services.id"],
+            name=op.f("fk_service_events_service_id_services"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_service_events")),
+        sa.UniqueConstraint(
+            "service_id", "topic", "role", name=op.f("uq_service_events_service_id_topic_role")
+        ),
+    )
+    with op.batch_alter_table("service_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_service_events_service_id"), ["service_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_service_events_topic"), ["topic"], unique=False)
+
+    op.create_table(
         "chunks",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("document_id", sa.Integer(), nullable=False),
@@ -608,6 +639,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_chunks_content_hash"))
 
     op.drop_table("chunks")
+    with op.batch_alter_table("service_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_service_events_topic"))
+        batch_op.drop_index(batch_op.f("ix_service_events_service_id"))
+
+    op.drop_table("service_events")
     with op.batch_alter_table("service_dependencies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_service_dependencies_to_service_id"))
         batch_op.drop_index(batch_op.f("ix_service_dependencies_from_service_id"))

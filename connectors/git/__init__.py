@@ -1,0 +1,106 @@
+"""The git connector: a local repository's whole history, then its content at HEAD."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from connectors.git.content import load_content
+from connectors.git.history import load_history
+from kb.connector import SourceConfig
+from kb.errors import SourceError
+from kb.records import Checkpoint, Record, RepoRecord
+from kb.settings import Settings
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run a git command in `repo` and return its stdout (text, errors replaced)."""
+    res = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        msg = res.stderr.decode("utf-8", "replace").strip()
+        raise SourceError(f"git {' '.join(args[:2])} failed in {repo}: {msg}")
+    return res.stdout.decode("utf-8", "replace")
+
+
+class GitConnector:
+    """Ingests a local git repository: commits and changes first, then text at HEAD.
+
+    Cursor: {"last_commit": sha of the newest commit ingested, "content_head": HEAD whose
+    content was last ingested, "files": {path: blob sha} of the files read at that HEAD}.
+    """
+
+    kind: ClassVar[str] = "git"
+
+    def __init__(self, source: SourceConfig, settings: Settings) -> None:
+        self.source = source
+        self.settings = settings
+        self.path = Path(source.location).expanduser()
+        self.history_only = bool(source.options.get("history_only", False))
+
+    def _check_repo(self) -> tuple[str | None, str | None]:
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: no such directory")
+        try:
+            inside = git(self.path, "rev-parse", "--is-inside-work-tree").strip()
+        except SourceError as exc:
+            raise SourceError(f"{self.path} is not a git repository ({exc})") from exc
+        if inside != "true":
+            raise SourceError(f"{self.path} is a bare repository; kb needs a work tree")
+        try:
+            head = git(self.path, "rev-parse", "--verify", "-q", "HEAD").strip() or None
+        except SourceError:
+            head = None  # an empty repository: no commit yet
+        branch = None
+        if head:
+            branch = git(self.path, "rev-parse", "--abbrev-ref", "HEAD").strip() or None
+        return head, branch
+
+    def load(self, cursor: dict[str, Any]) -> Iterator[Record]:
+        """Yield the repo, its new commits, then its changed content at HEAD."""
+        head, branch = self._check_repo()
+        remote = None
+        try:
+            remote = git(self.path, "config", "--get", "remote.origin.url").strip() or None
+        except SourceError:
+            pass
+        repo = self.source.name
+        yield RepoRecord(
+            name=repo,
+            location=str(self.path.resolve()),
+            remote_url=remote,
+            default_branch=branch,
+            head_commit=head,
+        )
+        if head is None:
+            yield Checkpoint({**cursor})
+            return
+        state = dict(cursor)
+        for record in load_history(
+            self.path, repo, since=state.get("last_commit"), with_text=not self.history_only
+        ):
+            if isinstance(record, Checkpoint):
+                state.update(record.cursor)
+                yield Checkpoint(dict(state))
+            else:
+                yield record
+        if self.history_only:
+            return
+        for record in load_content(
+            self.path,
+            repo,
+            head=head,
+            previous=state if state.get("content_head") else None,
+            max_file_bytes=self.settings.max_file_bytes,
+            options=self.source.options,
+        ):
+            if isinstance(record, Checkpoint):
+                state.update(record.cursor)
+                yield Checkpoint(dict(state))
+            else:
+                yield record
