@@ -206,6 +206,157 @@ def seed(directory: Path, seed_value: int, as_json: bool) -> None:
     out.print("  slack-export/ and slack-export.zip")
 
 
+PARTIAL_FAILURE_EXIT = 3
+
+
+@cli.group(cls=KBGroup)
+def ingest() -> None:
+    """Ingest a source: a git repo, a Slack export or workspace, an ADR folder.
+
+    Runs are incremental (a second run with nothing new does almost nothing) and
+    idempotent. Items that cannot be read are reported with their file/line/channel and
+    skipped; the exit code is then 3 (partial) and `--json` lists them under "failures".
+    """
+
+
+def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: dict[str, Any],
+            as_json: bool) -> None:  # fmt: skip
+    from kb.connector import SourceConfig
+    from kb.ingest import Ingestor, IngestReport
+
+    app = _kb(ctx)
+    app.store.migrate()
+    config = SourceConfig(kind=kind, name=name, location=location, options=options)
+    status = err.status(f"ingesting {kind} {name}") if err.is_terminal and not as_json else None
+
+    def on_batch(report: IngestReport) -> None:
+        if status is not None:
+            idx = report.index
+            status.update(
+                f"ingesting {kind} {name}: {report.batches} batches, "
+                f"{report.commits_written} commits, {idx.documents_written} documents"
+            )
+
+    if status is not None:
+        status.start()
+    try:
+        report = Ingestor(app, on_batch=on_batch).run(config)
+    finally:
+        if status is not None:
+            status.stop()
+    summary = report.as_json()
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        table = Table("what", "count", title=f"{kind} {name}")
+        for key in ("commits_written", "documents_written", "documents_unchanged",
+                    "documents_deleted", "chunks_written", "texts_embedded", "services",
+                    "dependencies", "wisdom_entries", "incidents", "people_seen",
+                    "secrets_redacted"):  # fmt: skip
+            table.add_row(key.replace("_", " "), str(summary[key]))
+        for reason, n in summary["skipped"].items():
+            table.add_row(f"skipped: {reason}", str(n))
+        out.print(table)
+        for failure in report.failures:
+            err.print(f"[yellow]skipped[/] {failure['where']}: {failure['message']}")
+    if not report.ok:
+        sys.exit(PARTIAL_FAILURE_EXIT)
+
+
+@ingest.command("git")
+@example(
+    "kb ingest git ../payment-service",
+    "kb ingest git ~/src/monorepo --name shop --service apps/payment=payment-service",
+    "kb ingest git ~/src/linux --history-only --json",
+)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Name of the repo in kb (default: the directory name).")
+@click.option(
+    "--history-only",
+    is_flag=True,
+    help="Commits, changes and people only: no text, no embeddings (quick bus factor).",
+)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="PREFIX=NAME",
+    help="Monorepo: files under PREFIX belong to service NAME (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+def ingest_git(ctx: click.Context, path: Path, name: str | None, history_only: bool,
+               services: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
+    """Ingest a local git repository: its whole history, docs, ADRs, code, contracts."""
+    resolved = path.expanduser().resolve()
+    options: dict[str, Any] = {"history_only": history_only}
+    if services:
+        mapping = {}
+        for item in services:
+            prefix, sep, svc = item.partition("=")
+            if not sep or not svc:
+                raise click.BadParameter(f"{item!r} is not PREFIX=NAME", param_hint="--service")
+            mapping[prefix.strip("/")] = svc
+        options["services"] = mapping
+    _ingest(ctx, "git", name or resolved.name, str(resolved), options, as_json)
+
+
+@ingest.command("slack-export")
+@example(
+    "kb ingest slack-export shop-slack-export.zip",
+    "kb ingest slack-export ./export-dir --name shopfast --workspace-url https://shopfast.slack.com",
+)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", default="slack", show_default=True, help="Name of the workspace in kb.")
+@click.option("--workspace-url", help="Base URL for permalinks (default https://NAME.slack.com).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+def ingest_slack_export(ctx: click.Context, path: Path, name: str, workspace_url: str | None,
+                        as_json: bool) -> None:  # fmt: skip
+    """Ingest a Slack workspace export (zip or folder): threads, people, incident channels."""
+    options = {"workspace_url": workspace_url} if workspace_url else {}
+    _ingest(ctx, "slack-export", name, str(path.expanduser().resolve()), options, as_json)
+
+
+@ingest.command("adr")
+@example("kb ingest adr ~/architecture/decisions", "kb ingest adr ./adrs --name platform-adrs")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--name", help="Name of the ADR collection (default: the directory name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+def ingest_adr(ctx: click.Context, directory: Path, name: str | None, as_json: bool) -> None:
+    """Ingest a folder of architecture decision records kept outside any repo."""
+    resolved = directory.expanduser().resolve()
+    _ingest(ctx, "adr", name or resolved.name, str(resolved), {}, as_json)
+
+
+@ingest.command("slack")
+@example(
+    "kb ingest slack --channel incidents --channel inc-2024-03-14-checkout-outage",
+    "KB_SLACK_BOT_TOKEN=xoxb-... kb ingest slack --channel incidents --json",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    required=True,
+    help="Channel name to follow (repeatable).",
+)
+@click.option("--name", default="slack", show_default=True, help="Name of the workspace in kb.")
+@click.option("--workspace-url", help="Base URL for permalinks (default https://NAME.slack.com).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+def ingest_slack(ctx: click.Context, channels: tuple[str, ...], name: str,
+                 workspace_url: str | None, as_json: bool) -> None:  # fmt: skip
+    """Ingest channels live through the Slack Web API (needs KB_SLACK_BOT_TOKEN)."""
+    options: dict[str, Any] = {"channels": [c.lstrip("#") for c in channels]}
+    if workspace_url:
+        options["workspace_url"] = workspace_url
+    app = _kb(ctx)
+    location = app.settings.slack_api_url or "https://slack.com/api/"
+    _ingest(ctx, "slack", name, location, options, as_json)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})

@@ -65,4 +65,4 @@ def load_connector(kind: str) -> type[Connector]:
             f"registers in the {ENTRY_POINT_GROUP!r} entry-point group"
         )
     cls = found[kind].load()
-    return cls  # type: ignore[no-any-return]
+    return cls

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_markdown
 from kb.embeddings import CachedEmbedder, content_hash
@@ -39,6 +40,15 @@ class _Prepared:
     chunks: list[ChunkText] = field(default_factory=list)
 
 
+@dataclass
+class PreparedBatch:
+    """Documents of a batch whose vectors are written and whose SQL write is pending."""
+
+    changed: list[_Prepared] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    stats: IndexStats = field(default_factory=IndexStats)
+
+
 def embedding_text(record: DocumentRecord, chunk: ChunkText) -> str:
     """What is embedded for a chunk: the document title and heading give it context."""
     head = record.title if not chunk.heading or chunk.heading == record.title else chunk.heading
@@ -66,36 +76,55 @@ class Indexer:
         cursor: dict[str, Any] | None = None,
     ) -> IndexStats:
         """Upsert `records`, drop `deleted` external ids, and advance the cursor atomically."""
-        stats = IndexStats()
-        known = self._stored_hashes([r.external_id for r in records])
-        changed: list[_Prepared] = []
-        for record in records:
-            if known.get(record.external_id) == content_hash(record.body):
-                stats.documents_unchanged += 1
-                continue
-            pieces = record.chunks if record.chunks is not None else chunk_markdown(record.body)
-            changed.append(_Prepared(record, [p for p in pieces if p.text.strip()]))
-
-        self._upsert_vectors(changed, stats)
-
-        stale: list[str] = []
+        batch = self.prepare(records)
         with self.store.transaction() as session:
-            for prep in changed:
-                doc_id, _ = self.store.upsert_document(session, prep.record, source_id)
-                diff = self.store.replace_chunks(
-                    session, doc_id, prep.record.external_id, prep.chunks
-                )
-                stale.extend(diff.stale_ids)
-                stats.documents_written += 1
-            dropped = self.store.delete_documents(session, deleted)
-            stats.documents_deleted += len(set(deleted)) if dropped or deleted else 0
-            stale.extend(dropped)
+            self.write(session, batch, source_id, deleted)
             if cursor is not None and source_id is not None:
                 self.store.save_cursor(session, source_id, cursor)
-        if stale:
-            self.vectors.delete(stale)
-            stats.chunks_deleted += len(stale)
-        return stats
+        self.finish(batch)
+        return batch.stats
+
+    def prepare(self, records: Sequence[DocumentRecord]) -> PreparedBatch:
+        """Chunk changed documents, embed what was never embedded, upsert their vectors.
+
+        Runs outside any SQL transaction (embedding is slow; the cache writes its own rows).
+        """
+        batch = PreparedBatch()
+        known = self._stored_hashes([r.external_id for r in records])
+        latest: dict[str, DocumentRecord] = {r.external_id: r for r in records}
+        for record in latest.values():
+            if known.get(record.external_id) == content_hash(record.body):
+                batch.stats.documents_unchanged += 1
+                continue
+            pieces = record.chunks if record.chunks is not None else chunk_markdown(record.body)
+            batch.changed.append(_Prepared(record, [p for p in pieces if p.text.strip()]))
+        self._upsert_vectors(batch.changed, batch.stats)
+        return batch
+
+    def write(
+        self,
+        session: Session,
+        batch: PreparedBatch,
+        source_id: int | None,
+        deleted: Sequence[str] = (),
+    ) -> None:
+        """The SQL half of a batch, inside the caller's transaction."""
+        for prep in batch.changed:
+            doc_id, _ = self.store.upsert_document(session, prep.record, source_id)
+            diff = self.store.replace_chunks(session, doc_id, prep.record.external_id, prep.chunks)
+            batch.stale.extend(diff.stale_ids)
+            batch.stats.documents_written += 1
+        if deleted:
+            n_docs, dropped = self.store.delete_documents(session, deleted)
+            batch.stats.documents_deleted += n_docs
+            batch.stale.extend(dropped)
+
+    def finish(self, batch: PreparedBatch) -> None:
+        """After the SQL commit: drop the vectors of chunks that no longer exist."""
+        if batch.stale:
+            self.vectors.delete(batch.stale)
+            batch.stats.chunks_deleted += len(batch.stale)
+            batch.stale.clear()
 
     def _stored_hashes(self, external_ids: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from kb.cli import cli
@@ -25,13 +26,21 @@ def test_help_lists_every_command_with_an_example() -> None:
     runner = CliRunner()
     top = runner.invoke(cli, ["--help"], obj={})
     assert top.exit_code == 0
-    names = sorted(cli.commands)
-    assert {"init", "config", "seed", "status"} <= set(names)
+    assert {"init", "config", "seed", "status", "ingest"} <= set(cli.commands)
     examples = top.output.split("Examples:")[1]
-    for name in names:
-        assert f"kb {name}" in examples, name
-        sub = runner.invoke(cli, [name, "--help"], obj={})
-        assert sub.exit_code == 0 and "Examples:" in sub.output, name
+    leaves: list[tuple[str, ...]] = []
+    for name, cmd in cli.commands.items():
+        if isinstance(cmd, click.Group):
+            leaves.extend((name, sub) for sub in cmd.commands)
+            group_help = runner.invoke(cli, [name, "--help"], obj={})
+            assert "Examples:" in group_help.output, name
+        else:
+            leaves.append((name,))
+    assert ("ingest", "git") in leaves and ("ingest", "slack-export") in leaves
+    for path in leaves:
+        assert "kb " + " ".join(path) in examples, path
+        sub = runner.invoke(cli, [*path, "--help"], obj={})
+        assert sub.exit_code == 0 and "Examples:" in sub.output, path
 
 
 def test_init_creates_then_reports_up_to_date(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_delete_documents_returns_their_chunk_ids(store: Store) -> None:
         doc_id, _ = store.upsert_document(s, DocumentRecord("d1", DocumentKind.DOC, "t", "x"), None)
         diff = store.replace_chunks(s, doc_id, "d1", [ChunkText("x"), ChunkText("y")])
     with store.transaction() as s:
-        gone = store.delete_documents(s, ["d1", "never-stored"])
+        n_docs, gone = store.delete_documents(s, ["d1", "never-stored"])
+    assert n_docs == 1
     assert sorted(gone) == sorted(c.id for c in diff.upserted)
     assert store.counts()["documents"] == 0 and store.counts()["chunks"] == 0
 

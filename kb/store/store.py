@@ -154,16 +154,18 @@ class Store:
     ) -> tuple[int, bool]:
         """Insert or update a document by external id; returns (id, whether its text changed)."""
         digest = content_hash(record.body)
+        # Look everything up before adding a half-filled row (a query would autoflush it).
+        repo_id = self._repo_id(session, record.repo)
+        service_id = self._service_id(session, record.service)
         doc = session.scalar(select(Document).where(Document.external_id == record.external_id))
         changed = doc is None or doc.content_hash != digest
         if doc is None:
             doc = Document(external_id=record.external_id)
-            session.add(doc)
         doc.source_id = source_id
         doc.kind = record.kind
         doc.title = record.title
-        doc.repo_id = self._repo_id(session, record.repo)
-        doc.service_id = self._service_id(session, record.service)
+        doc.repo_id = repo_id
+        doc.service_id = service_id
         doc.path = record.path
         doc.commit_sha = record.commit_sha
         doc.url = record.url
@@ -176,6 +178,7 @@ class Store:
         doc.meta = dict(record.meta)
         if changed:
             doc.ingested_at = utcnow()
+        session.add(doc)
         session.flush()
         return doc.id, changed
 
@@ -214,18 +217,25 @@ class Store:
         return ChunkDiff(upserted=upserted, stale_ids=stale)
 
     @staticmethod
-    def delete_documents(session: Session, external_ids: Iterable[str]) -> list[str]:
-        """Remove documents (and their chunks); returns the chunk ids to drop from vectors."""
+    def delete_documents(session: Session, external_ids: Iterable[str]) -> tuple[int, list[str]]:
+        """Remove documents and their chunks; returns (documents removed, their chunk ids)."""
         ids = list(external_ids)
         if not ids:
-            return []
+            return 0, []
         doc_ids = list(session.scalars(select(Document.id).where(Document.external_id.in_(ids))))
         if not doc_ids:
-            return []
+            return 0, []
         chunk_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(doc_ids))))
         session.execute(delete(Chunk).where(Chunk.document_id.in_(doc_ids)))
         session.execute(delete(Document).where(Document.id.in_(doc_ids)))
-        return chunk_ids
+        return len(doc_ids), chunk_ids
+
+    @staticmethod
+    def set_document_author(session: Session, external_id: str, person_id: int | None) -> None:
+        """Link a document to the person who wrote it."""
+        doc = session.scalar(select(Document).where(Document.external_id == external_id))
+        if doc is not None:
+            doc.author_person_id = person_id
 
     def document_external_ids(self, source_id: int, prefix: str = "") -> set[str]:
         """External ids of a source's documents (optionally under an id prefix)."""

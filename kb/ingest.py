@@ -1,0 +1,201 @@
+"""The ingestion pipeline: runs a connector from its cursor, stores records batch by batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kb.connector import Connector, SourceConfig, load_connector
+from kb.indexing import IndexStats
+from kb.models import SourceKind
+from kb.records import (
+    Checkpoint,
+    CodeOwnerRecord,
+    CommitRecord,
+    DependencyRecord,
+    DocumentRecord,
+    DocumentSet,
+    EventTopicRecord,
+    Failure,
+    IncidentRecord,
+    PersonRecord,
+    Record,
+    RepoRecord,
+    ServiceRecord,
+    Skipped,
+    WisdomRecord,
+)
+from kb.redaction import redact_record
+from kb.store.writer import RecordWriter
+
+if TYPE_CHECKING:
+    from kb.app import KB
+
+# A connector that checkpoints rarely still gets its records written in bounded memory;
+# such a flush does not advance the cursor (a re-run redoes it, idempotently).
+MAX_BUFFERED_RECORDS = 2000
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did; `failures` name the file/line/channel of each skipped item."""
+
+    kind: str
+    source: str
+    batches: int = 0
+    commits_written: int = 0
+    people_seen: int = 0
+    services: int = 0
+    dependencies: int = 0
+    wisdom_entries: int = 0
+    incidents: int = 0
+    code_owners: int = 0
+    secrets_redacted: int = 0
+    index: IndexStats = field(default_factory=IndexStats)
+    skipped: Counter[str] = field(default_factory=Counter)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no item failed."""
+        return not self.failures
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as the stable `--json` summary."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "source": self.source,
+            "ok": self.ok,
+            "batches": self.batches,
+            "commits_written": self.commits_written,
+            "people_seen": self.people_seen,
+            "services": self.services,
+            "dependencies": self.dependencies,
+            "wisdom_entries": self.wisdom_entries,
+            "incidents": self.incidents,
+            "code_owners": self.code_owners,
+            "secrets_redacted": self.secrets_redacted,
+            "skipped": dict(sorted(self.skipped.items())),
+            "failures": self.failures,
+        }
+        out.update(asdict(self.index))
+        return out
+
+
+class Ingestor:
+    """Drives a connector: redacts, buffers to each Checkpoint, writes each batch atomically."""
+
+    def __init__(self, app: KB, on_batch: Callable[[IngestReport], None] | None = None) -> None:
+        self.app = app
+        self.on_batch = on_batch
+
+    def run(self, config: SourceConfig, connector: Connector | None = None) -> IngestReport:
+        """Ingest one source from its stored cursor; returns the run's report."""
+        if connector is None:
+            connector = load_connector(config.kind)(config, self.app.settings)
+        store = self.app.store
+        source_id = store.ensure_source(
+            SourceKind(config.kind), config.name, config.location, config.options
+        )
+        report = IngestReport(kind=config.kind, source=config.name)
+        buffer: list[Record] = []
+        try:
+            for record in connector.load(store.cursor(source_id)):
+                if isinstance(record, Failure):
+                    report.failures.append({"where": record.where, "message": record.message})
+                    continue
+                if isinstance(record, Skipped):
+                    report.skipped[record.reason] += record.count
+                    continue
+                record, n = redact_record(record)
+                report.secrets_redacted += n
+                if isinstance(record, Checkpoint):
+                    self._write(source_id, buffer, record.cursor, report)
+                    buffer = []
+                    continue
+                buffer.append(record)
+                if len(buffer) >= MAX_BUFFERED_RECORDS:
+                    self._write(source_id, buffer, None, report)
+                    buffer = []
+        finally:
+            # Whatever was read before a fatal error is kept (without moving the cursor).
+            if buffer:
+                self._write(source_id, buffer, None, report)
+            self._finish_run()
+        return report
+
+    def _write(
+        self,
+        source_id: int,
+        records: list[Record],
+        cursor: dict[str, Any] | None,
+        report: IngestReport,
+    ) -> None:
+        store = self.app.store
+        docs = [r for r in records if isinstance(r, DocumentRecord)]
+        # History-only runs have no text: never open the vector store or load the model.
+        batch = self.app.indexer.prepare(docs) if docs else None
+
+        def of(kind: type[Any]) -> list[Any]:
+            return [r for r in records if isinstance(r, kind)]
+
+        with store.transaction() as session:
+            w = RecordWriter(session, source_id)
+            for repo in of(RepoRecord):
+                w.repo(repo)
+            for person in of(PersonRecord):
+                w.person(person)
+            report.people_seen += len(of(PersonRecord))
+            for svc in of(ServiceRecord):
+                w.service(svc)
+            report.services += len(of(ServiceRecord))
+            if batch is not None:
+                self.app.indexer.write(session, batch, source_id)
+                for doc in batch.changed:
+                    rec = doc.record
+                    if rec.author_name or rec.author_email:
+                        store.set_document_author(
+                            session,
+                            rec.external_id,
+                            w.person_for(rec.author_name, rec.author_email),
+                        )
+            report.commits_written += w.commits(of(CommitRecord))
+            for dep in of(DependencyRecord):
+                w.dependency(dep)
+            report.dependencies += len(of(DependencyRecord))
+            for topic in of(EventTopicRecord):
+                w.event_topic(topic)
+            for owner in of(CodeOwnerRecord):
+                w.code_owner(owner)
+            report.code_owners += len(of(CodeOwnerRecord))
+            for entry in of(WisdomRecord):
+                w.wisdom(entry)
+            report.wisdom_entries += len(of(WisdomRecord))
+            for incident in of(IncidentRecord):
+                w.incident(incident)
+            report.incidents += len(of(IncidentRecord))
+            gone: list[str] = []
+            for doc_set in of(DocumentSet):
+                gone.extend(w.drop_missing(doc_set))
+            n_docs, stale = store.delete_documents(session, gone)
+            report.index.documents_deleted += n_docs
+            if cursor is not None:
+                store.save_cursor(session, source_id, cursor)
+        # After the commit: drop vectors of chunks that no longer exist in SQL.
+        if batch is not None:
+            self.app.indexer.finish(batch)
+            report.index.add(batch.stats)
+        if stale:
+            self.app.vectors.delete(stale)
+            report.index.chunks_deleted += len(stale)
+        report.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(report)
+
+    def _finish_run(self) -> None:
+        with self.app.store.transaction() as session:
+            w = RecordWriter(session, None)
+            w.derive_event_dependencies()
+            w.link_superseded_wisdom()

@@ -1,0 +1,483 @@
+"""Writes connector records (other than document text) into the system-wisdom schema."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from kb.models import (
+    CodeOwner,
+    Commit,
+    DependencyKind,
+    Document,
+    EventRole,
+    FileChange,
+    Identity,
+    IdentityKind,
+    Incident,
+    IncidentService,
+    Person,
+    Repo,
+    Service,
+    ServiceDependency,
+    ServiceEvent,
+    WisdomEntry,
+    WisdomOrigin,
+)
+from kb.records import (
+    CodeOwnerRecord,
+    CommitRecord,
+    DependencyRecord,
+    DocumentSet,
+    EventTopicRecord,
+    IncidentRecord,
+    PersonRecord,
+    RepoRecord,
+    ServiceRecord,
+    WisdomRecord,
+)
+
+
+def normalise_email(email: str) -> str:
+    """Emails match case-insensitively."""
+    return email.strip().lower()
+
+
+def normalise_name(name: str) -> str:
+    """Names match case-, accent- and spacing-insensitively ("José  Ruiz" == "jose ruiz")."""
+    folded = unicodedata.normalize("NFKD", name)
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(folded.casefold().replace(".", " ").split())
+
+
+def _better_name(current: str, candidate: str) -> str:
+    # Prefer "Priya Sharma" over "priya sharma" or "priya": capitalised, then longer.
+    def score(n: str) -> tuple[int, int]:
+        return (int(any(c.isupper() for c in n)) + int(" " in n.strip()), len(n))
+
+    return candidate if score(candidate) > score(current) else current
+
+
+def _min(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class RecordWriter:
+    """Applies records inside one transaction; caches lookups for the batch."""
+
+    def __init__(self, session: Session, source_id: int | None) -> None:
+        self.s = session
+        self.source_id = source_id
+        self._people: dict[tuple[str, str], int] = {}
+        self._repos: dict[str, int | None] = {}
+        self._services: dict[str, int] = {}
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def repo_id(self, name: str | None) -> int | None:
+        """Id of a repo by name (None when unknown)."""
+        if not name:
+            return None
+        if name not in self._repos:
+            self._repos[name] = self.s.scalar(select(Repo.id).where(Repo.name == name))
+        return self._repos[name]
+
+    def service_id(self, name: str | None, create: bool = False) -> int | None:
+        """Id of a service by name; created bare when `create` (a dependency on it was seen)."""
+        if not name:
+            return None
+        if name in self._services:
+            return self._services[name]
+        sid = self.s.scalar(select(Service.id).where(Service.name == name))
+        if sid is None and create:
+            svc = Service(name=name)
+            self.s.add(svc)
+            self.s.flush()
+            sid = svc.id
+        if sid is not None:
+            self._services[name] = sid
+        return sid
+
+    def document_id(self, external_id: str | None) -> int | None:
+        """Id of a document by external id."""
+        if not external_id:
+            return None
+        return self.s.scalar(select(Document.id).where(Document.external_id == external_id))
+
+    # -- people ---------------------------------------------------------------------------
+
+    def person(self, rec: PersonRecord) -> int:
+        """Resolve (or create) the person behind a record's identities; update activity."""
+        keys: list[tuple[IdentityKind, str, str]] = []
+        for email in rec.emails:
+            if email and "@" in email:
+                keys.append((IdentityKind.EMAIL, normalise_email(email), email))
+        if rec.slack_id:
+            keys.append((IdentityKind.SLACK, rec.slack_id, rec.slack_id))
+        if rec.github_login:
+            keys.append((IdentityKind.GITHUB, rec.github_login.lower(), rec.github_login))
+        if rec.name and normalise_name(rec.name):
+            keys.append((IdentityKind.NAME, normalise_name(rec.name), rec.name))
+        pid = self._match(keys)
+        person = self.s.get(Person, pid) if pid is not None else None
+        if person is None:
+            person = Person(
+                display_name=rec.name or (rec.emails[0] if rec.emails else rec.slack_id or "?"),
+                is_bot=rec.is_bot,
+            )
+            self.s.add(person)
+            self.s.flush()
+        known = {
+            (i.kind, i.value)
+            for i in self.s.scalars(select(Identity).where(Identity.person_id == person.id))
+        }
+        for kind, value, raw in keys:
+            if (kind, value) in known:
+                continue
+            owner = self.s.scalar(
+                select(Identity.person_id).where(Identity.kind == kind, Identity.value == value)
+            )
+            if owner is None:
+                self.s.add(
+                    Identity(
+                        person_id=person.id, kind=kind, value=value, raw=raw,
+                        source_id=self.source_id,
+                    )
+                )  # fmt: skip
+        if rec.name:
+            person.display_name = _better_name(person.display_name, rec.name)
+        if rec.emails and not person.primary_email:
+            person.primary_email = normalise_email(rec.emails[0])
+        person.is_bot = person.is_bot or rec.is_bot
+        if rec.team:
+            person.team = rec.team
+        if rec.left_at:
+            person.left_at = rec.left_at
+        person.first_activity_at = _min(person.first_activity_at, rec.seen_at)
+        person.last_activity_at = _max(person.last_activity_at, rec.seen_at)
+        self.s.flush()
+        return person.id
+
+    def _match(self, keys: Sequence[tuple[IdentityKind, str, str]]) -> int | None:
+        if not keys:
+            return None
+        # Strongest evidence first: an email or a chat id beats a name.
+        order = {IdentityKind.EMAIL: 0, IdentityKind.SLACK: 1, IdentityKind.GITHUB: 2}
+        rows = list(
+            self.s.execute(
+                select(Identity.kind, Identity.person_id).where(
+                    or_(*[(Identity.kind == k) & (Identity.value == v) for k, v, _ in keys])
+                )
+            ).tuples()
+        )
+        if not rows:
+            return None
+        rows.sort(key=lambda r: order.get(r[0], 3))
+        return int(rows[0][1])
+
+    def person_for(self, name: str | None, email: str | None) -> int | None:
+        """Person id for an author name/email pair (resolved or created)."""
+        if not name and not email:
+            return None
+        key = (name or "", (email or "").lower())
+        if key in self._people:
+            return self._people[key]
+        pid = self.person(PersonRecord(name=name, emails=(email,) if email else ()))
+        self._people[key] = pid
+        return pid
+
+    # -- repos, services, dependencies -----------------------------------------------------
+
+    def repo(self, rec: RepoRecord) -> int:
+        """Upsert a repo by name."""
+        repo = self.s.scalar(select(Repo).where(Repo.name == rec.name))
+        if repo is None:
+            repo = Repo(name=rec.name, location=rec.location, source_id=self.source_id)
+            self.s.add(repo)
+        repo.location = rec.location
+        repo.remote_url = rec.remote_url
+        repo.default_branch = rec.default_branch
+        repo.head_commit = rec.head_commit
+        repo.is_monorepo = rec.is_monorepo
+        self.s.flush()
+        self._repos[rec.name] = repo.id
+        return repo.id
+
+    def service(self, rec: ServiceRecord) -> int:
+        """Upsert a service by name; known fields are never blanked by a record lacking them."""
+        sid = self.service_id(rec.name, create=True)
+        svc = self.s.get(Service, sid)
+        assert svc is not None
+        if rec.repo:
+            svc.repo_id = self.repo_id(rec.repo)
+        svc.path_prefix = rec.path_prefix or svc.path_prefix or ""
+        svc.owner_team = rec.owner_team or svc.owner_team
+        svc.description = rec.description or svc.description
+        if rec.owner:
+            email = rec.owner if "@" in rec.owner else None
+            svc.owner_person_id = self.person_for(None if email else rec.owner, email)
+        self.s.flush()
+        return svc.id
+
+    def dependency(self, rec: DependencyRecord) -> None:
+        """Upsert a dependency edge by (from, to, kind, detail)."""
+        if rec.from_service == rec.to_service:
+            return
+        src = self.service_id(rec.from_service, create=True)
+        dst = self.service_id(rec.to_service, create=True)
+        row = self.s.scalar(
+            select(ServiceDependency).where(
+                ServiceDependency.from_service_id == src,
+                ServiceDependency.to_service_id == dst,
+                ServiceDependency.kind == rec.kind,
+                ServiceDependency.detail == rec.detail,
+            )
+        )
+        if row is None:
+            row = ServiceDependency(
+                from_service_id=src, to_service_id=dst, kind=rec.kind, detail=rec.detail
+            )
+            self.s.add(row)
+        row.evidence_repo = rec.evidence_repo
+        row.evidence_path = rec.evidence_path
+        row.evidence_line = rec.evidence_line
+        row.contract_path = rec.contract_path or row.contract_path
+        row.source_id = self.source_id
+        self.s.flush()
+
+    def event_topic(self, rec: EventTopicRecord) -> None:
+        """Upsert who publishes / subscribes to a topic."""
+        sid = self.service_id(rec.service, create=True)
+        row = self.s.scalar(
+            select(ServiceEvent).where(
+                ServiceEvent.service_id == sid,
+                ServiceEvent.topic == rec.topic,
+                ServiceEvent.role == rec.role,
+            )
+        )
+        if row is None:
+            row = ServiceEvent(service_id=sid, topic=rec.topic, role=rec.role)
+            self.s.add(row)
+        row.evidence_repo = rec.evidence_repo
+        row.evidence_path = rec.evidence_path
+        row.evidence_line = rec.evidence_line
+        row.contract_path = rec.contract_path or row.contract_path
+        self.s.flush()
+
+    def derive_event_dependencies(self) -> int:
+        """Subscribers of a topic depend (async) on its publishers; returns edges written."""
+        rows = self.s.execute(select(ServiceEvent)).scalars().all()
+        publishers: dict[str, list[ServiceEvent]] = {}
+        for ev in rows:
+            if ev.role == EventRole.PUBLISH:
+                publishers.setdefault(ev.topic, []).append(ev)
+        names = dict(self.s.execute(select(Service.id, Service.name)).tuples().all())
+        n = 0
+        for ev in rows:
+            if ev.role != EventRole.SUBSCRIBE:
+                continue
+            for pub in publishers.get(ev.topic, []):
+                if pub.service_id == ev.service_id:
+                    continue
+                self.dependency(
+                    DependencyRecord(
+                        from_service=names[ev.service_id],
+                        to_service=names[pub.service_id],
+                        kind=DependencyKind.ASYNC_EVENT,
+                        detail=ev.topic,
+                        evidence_repo=ev.evidence_repo,
+                        evidence_path=ev.evidence_path,
+                        evidence_line=ev.evidence_line,
+                        contract_path=ev.contract_path or pub.contract_path,
+                    )
+                )
+                n += 1
+        return n
+
+    def code_owner(self, rec: CodeOwnerRecord) -> None:
+        """Upsert a CODEOWNERS rule (linked to a person when the owner is an email)."""
+        rid = self.repo_id(rec.repo)
+        if rid is None:
+            return
+        row = self.s.scalar(
+            select(CodeOwner).where(
+                CodeOwner.repo_id == rid, CodeOwner.pattern == rec.pattern,
+                CodeOwner.owner == rec.owner,
+            )
+        )  # fmt: skip
+        if row is None:
+            row = CodeOwner(repo_id=rid, pattern=rec.pattern, owner=rec.owner)
+            self.s.add(row)
+        row.line = rec.line
+        if "@" in rec.owner and not rec.owner.startswith("@"):
+            row.person_id = self.person_for(None, rec.owner)
+        self.s.flush()
+
+    # -- history ----------------------------------------------------------------------------
+
+    def commits(self, records: Sequence[CommitRecord]) -> int:
+        """Insert commits not yet stored (commits are immutable) and their file changes."""
+        if not records:
+            return 0
+        by_repo: dict[str, list[CommitRecord]] = {}
+        for c in records:
+            by_repo.setdefault(c.repo, []).append(c)
+        written = 0
+        for repo_name, items in by_repo.items():
+            rid = self.repo_id(repo_name)
+            if rid is None:
+                raise LookupError(f"commit of unknown repo {repo_name!r}: yield a RepoRecord first")
+            shas = [c.sha for c in items]
+            present: set[str] = set()
+            for start in range(0, len(shas), 500):
+                present.update(
+                    self.s.scalars(
+                        select(Commit.sha).where(
+                            Commit.repo_id == rid, Commit.sha.in_(shas[start : start + 500])
+                        )
+                    )
+                )
+            new = [c for c in items if c.sha not in present]
+            if not new:
+                continue
+            rows: list[dict[str, Any]] = []
+            active: dict[int, tuple[datetime, datetime]] = {}
+            for c in new:
+                pid = self.person_for(c.author_name, c.author_email)
+                if pid is not None:
+                    lo, hi = active.get(pid, (c.authored_at, c.authored_at))
+                    active[pid] = (min(lo, c.authored_at), max(hi, c.authored_at))
+                co = [f"{n} <{e}>" for n, e in c.co_authors]
+                for n, e in c.co_authors:
+                    self.person_for(n, e)
+                rows.append(
+                    {
+                        "repo_id": rid, "sha": c.sha, "parents": " ".join(c.parents),
+                        "author_person_id": pid,
+                        "author_name": c.author_name, "author_email": c.author_email,
+                        "authored_at": c.authored_at, "committer_email": c.committer_email,
+                        "committed_at": c.committed_at, "message": c.message,
+                        "is_merge": c.is_merge, "is_revert": c.is_revert, "is_fix": c.is_fix,
+                        "co_authors": co, "tickets": " ".join(c.tickets),
+                    }
+                )  # fmt: skip
+            ids = self.s.execute(insert(Commit).returning(Commit.id, Commit.sha), rows).all()
+            id_of = {sha: cid for cid, sha in ids}
+            changes = [
+                {
+                    "commit_id": id_of[c.sha],
+                    "change_type": ch.change_type,
+                    "path": ch.path,
+                    "old_path": ch.old_path,
+                }
+                for c in new
+                for ch in c.changes
+            ]
+            if changes:
+                self.s.execute(insert(FileChange), changes)
+            for pid, (lo, hi) in active.items():
+                person = self.s.get(Person, pid)
+                assert person is not None
+                person.first_activity_at = _min(person.first_activity_at, lo)
+                person.last_activity_at = _max(person.last_activity_at, hi)
+            written += len(new)
+        return written
+
+    # -- wisdom and incidents ------------------------------------------------------------------
+
+    def wisdom(self, rec: WisdomRecord) -> int:
+        """Upsert a wisdom entry by external id."""
+        row = self.s.scalar(select(WisdomEntry).where(WisdomEntry.external_id == rec.external_id))
+        if row is None:
+            row = WisdomEntry(external_id=rec.external_id, origin=rec.origin)
+            self.s.add(row)
+            if rec.created_at:
+                row.created_at = rec.created_at
+        row.kind = rec.kind
+        row.title = rec.title
+        row.body = rec.body
+        row.origin = rec.origin
+        row.service_id = self.service_id(rec.service, create=bool(rec.service))
+        row.repo_id = self.repo_id(rec.repo)
+        row.path_glob = rec.path_glob
+        row.line = rec.line
+        row.severity = rec.severity
+        row.status = rec.status
+        row.document_id = self.document_id(rec.document_external_id)
+        if rec.said_by_name or rec.said_by_email:
+            row.said_by_person_id = self.person_for(rec.said_by_name, rec.said_by_email)
+            row.said_by_name = rec.said_by_name or rec.said_by_email
+        meta = dict(rec.meta)
+        if rec.superseded_by_external_id:
+            meta["superseded_by"] = rec.superseded_by_external_id
+        row.meta = meta
+        self.s.flush()
+        return row.id
+
+    def link_superseded_wisdom(self) -> None:
+        """Point entries at their successors once both are stored (they arrive in any order)."""
+        pending = self.s.scalars(select(WisdomEntry).where(WisdomEntry.superseded_by_id.is_(None)))
+        for row in pending:
+            target = (row.meta or {}).get("superseded_by")
+            if target:
+                row.superseded_by_id = self.s.scalar(
+                    select(WisdomEntry.id).where(WisdomEntry.external_id == target)
+                )
+
+    def incident(self, rec: IncidentRecord) -> int:
+        """Upsert an incident; a postmortem and a Slack channel of the same id merge."""
+        row = self.s.scalar(select(Incident).where(Incident.external_id == rec.external_id))
+        if row is None:
+            row = Incident(external_id=rec.external_id, title=rec.title)
+            self.s.add(row)
+        # Fields one source lacks are filled from the other, never blanked.
+        row.title = rec.title or row.title
+        row.started_at = _min(row.started_at, rec.started_at)
+        row.ended_at = _max(row.ended_at, rec.ended_at)
+        row.severity = rec.severity or row.severity
+        row.root_cause = rec.root_cause or row.root_cause
+        row.resolution = rec.resolution or row.resolution
+        row.channel = rec.channel or row.channel
+        pm = self.document_id(rec.postmortem_external_id)
+        row.postmortem_document_id = pm or row.postmortem_document_id
+        row.meta = {**(row.meta or {}), **rec.meta}
+        self.s.flush()
+        have = set(
+            self.s.scalars(
+                select(IncidentService.service_id).where(IncidentService.incident_id == row.id)
+            )
+        )
+        for name in rec.services:
+            sid = self.service_id(name, create=True)
+            if sid is not None and sid not in have:
+                self.s.add(IncidentService(incident_id=row.id, service_id=sid))
+                have.add(sid)
+        self.s.flush()
+        return row.id
+
+    def drop_missing(self, rec: DocumentSet) -> list[str]:
+        """Delete extracted wisdom under the prefix not in the set; return stale doc ids."""
+        prefix_docs = set(
+            self.s.scalars(
+                select(Document.external_id).where(
+                    Document.external_id.startswith(rec.prefix, autoescape=True)
+                )
+            )
+        )
+        self.s.execute(
+            delete(WisdomEntry).where(
+                WisdomEntry.external_id.startswith(rec.prefix, autoescape=True),
+                WisdomEntry.origin == WisdomOrigin.EXTRACTED,
+                WisdomEntry.external_id.not_in(list(rec.external_ids) or [""]),
+            )
+        )
+        return sorted(prefix_docs - set(rec.external_ids))
