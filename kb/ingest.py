@@ -179,6 +179,7 @@ class Ingestor:
             gone: list[str] = []
             for doc_set in of(DocumentSet):
                 gone.extend(w.drop_missing(doc_set))
+            w.flush_people()
             n_docs, stale = store.delete_documents(session, gone)
             report.index.documents_deleted += n_docs
             if cursor is not None:

@@ -117,27 +117,29 @@ def _redact_value(value: Any) -> tuple[Any, int]:
     return value, 0
 
 
-# Identifiers are never secrets, and rewriting them would break upserts.
-_KEEP_FIELDS = frozenset(
-    {"external_id", "sha", "parents", "commit_sha", "repo", "path", "old_path", "prefix",
-     "external_ids", "document_external_id", "superseded_by_external_id",
-     "postmortem_external_id", "cursor", "location"}
-)  # fmt: skip
+# Only free text can hold a secret; ids, paths and shas must stay intact for upserts.
+_TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "DocumentRecord": ("title", "body", "chunks", "meta", "url"),
+    "ChunkText": ("text", "heading"),
+    "CommitRecord": ("message",),
+    "WisdomRecord": ("title", "body", "meta"),
+    "IncidentRecord": ("title", "root_cause", "resolution", "meta"),
+    "ServiceRecord": ("description",),
+}
 
 
 def redact_record(record: T) -> tuple[T, int]:
-    """A copy of a record dataclass with every text field redacted, and the count."""
-    assert dataclasses.is_dataclass(record) and not isinstance(record, type)
+    """A copy of a record with every free-text field redacted, and the count."""
+    fields = _TEXT_FIELDS.get(type(record).__name__, ())
+    if not fields:
+        return record, 0
     changes: dict[str, Any] = {}
     total = 0
-    for f in dataclasses.fields(record):
-        if f.name in _KEEP_FIELDS:
-            continue
-        value = getattr(record, f.name)
-        new, n = _redact_value(value)
+    for name in fields:
+        new, n = _redact_value(getattr(record, name))
         if n:
-            changes[f.name] = new
+            changes[name] = new
             total += n
     if not changes:
         return record, 0
-    return dataclasses.replace(record, **changes), total
+    return dataclasses.replace(record, **changes), total  # type: ignore[type-var]

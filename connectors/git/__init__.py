@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,10 +66,8 @@ class GitConnector:
         """Yield the repo, its new commits, then its changed content at HEAD."""
         head, branch = self._check_repo()
         remote = None
-        try:
+        with contextlib.suppress(SourceError):  # no remote configured
             remote = git(self.path, "config", "--get", "remote.origin.url").strip() or None
-        except SourceError:
-            pass
         repo = self.source.name
         yield RepoRecord(
             name=repo,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from kb.models import (
@@ -71,6 +72,24 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+@dataclass
+class _PersonUpdate:
+    """What a batch learnt about one person, applied once at the end of the batch."""
+
+    names: list[str] = field(default_factory=list)
+    email: str | None = None
+    is_bot: bool = False
+    team: str | None = None
+    left_at: datetime | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def seen(self, lo: datetime | None, hi: datetime | None) -> None:
+        """Widen the activity span."""
+        self.first = _min(self.first, lo)
+        self.last = _max(self.last, hi)
+
+
 class RecordWriter:
     """Applies records inside one transaction; caches lookups for the batch."""
 
@@ -80,6 +99,8 @@ class RecordWriter:
         self._people: dict[tuple[str, str], int] = {}
         self._repos: dict[str, int | None] = {}
         self._services: dict[str, int] = {}
+        self._identity: dict[tuple[IdentityKind, str], int] | None = None
+        self._pending: dict[int, _PersonUpdate] = {}
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -115,6 +136,14 @@ class RecordWriter:
 
     # -- people ---------------------------------------------------------------------------
 
+    def _identities(self) -> dict[tuple[IdentityKind, str], int]:
+        # Loaded once per batch: resolving thousands of commit authors must not cost a
+        # query each (identities number in the hundreds, even for large projects).
+        if self._identity is None:
+            rows = self.s.execute(select(Identity.kind, Identity.value, Identity.person_id))
+            self._identity = {(k, v): pid for k, v, pid in rows.tuples()}
+        return self._identity
+
     def person(self, rec: PersonRecord) -> int:
         """Resolve (or create) the person behind a record's identities; update activity."""
         keys: list[tuple[IdentityKind, str, str]] = []
@@ -127,62 +156,64 @@ class RecordWriter:
             keys.append((IdentityKind.GITHUB, rec.github_login.lower(), rec.github_login))
         if rec.name and normalise_name(rec.name):
             keys.append((IdentityKind.NAME, normalise_name(rec.name), rec.name))
-        pid = self._match(keys)
-        person = self.s.get(Person, pid) if pid is not None else None
-        if person is None:
+        known = self._identities()
+        # Strongest evidence first: an email or a chat id beats a name.
+        order = {IdentityKind.EMAIL: 0, IdentityKind.SLACK: 1, IdentityKind.GITHUB: 2}
+        matches = sorted(
+            (order.get(kind, 3), known[(kind, value)])
+            for kind, value, _ in keys
+            if (kind, value) in known
+        )
+        if matches:
+            pid = matches[0][1]
+        else:
             person = Person(
                 display_name=rec.name or (rec.emails[0] if rec.emails else rec.slack_id or "?"),
                 is_bot=rec.is_bot,
             )
             self.s.add(person)
             self.s.flush()
-        known = {
-            (i.kind, i.value)
-            for i in self.s.scalars(select(Identity).where(Identity.person_id == person.id))
-        }
+            pid = person.id
         for kind, value, raw in keys:
-            if (kind, value) in known:
-                continue
-            owner = self.s.scalar(
-                select(Identity.person_id).where(Identity.kind == kind, Identity.value == value)
-            )
-            if owner is None:
+            if (kind, value) not in known:
                 self.s.add(
                     Identity(
-                        person_id=person.id, kind=kind, value=value, raw=raw,
-                        source_id=self.source_id,
+                        person_id=pid, kind=kind, value=value, raw=raw, source_id=self.source_id
                     )
-                )  # fmt: skip
-        if rec.name:
-            person.display_name = _better_name(person.display_name, rec.name)
-        if rec.emails and not person.primary_email:
-            person.primary_email = normalise_email(rec.emails[0])
-        person.is_bot = person.is_bot or rec.is_bot
-        if rec.team:
-            person.team = rec.team
-        if rec.left_at:
-            person.left_at = rec.left_at
-        person.first_activity_at = _min(person.first_activity_at, rec.seen_at)
-        person.last_activity_at = _max(person.last_activity_at, rec.seen_at)
-        self.s.flush()
-        return person.id
-
-    def _match(self, keys: Sequence[tuple[IdentityKind, str, str]]) -> int | None:
-        if not keys:
-            return None
-        # Strongest evidence first: an email or a chat id beats a name.
-        order = {IdentityKind.EMAIL: 0, IdentityKind.SLACK: 1, IdentityKind.GITHUB: 2}
-        rows = list(
-            self.s.execute(
-                select(Identity.kind, Identity.person_id).where(
-                    or_(*[(Identity.kind == k) & (Identity.value == v) for k, v, _ in keys])
                 )
-            ).tuples()
-        )
-        if not rows:
-            return None
-        rows.sort(key=lambda r: order.get(r[0], 3))
-        return int(rows[0][1])
+                known[(kind, value)] = pid
+        update = self._pending.setdefault(pid, _PersonUpdate())
+        if rec.name:
+            update.names.append(rec.name)
+        if rec.emails and update.email is None:
+            update.email = normalise_email(rec.emails[0])
+        update.is_bot = update.is_bot or rec.is_bot
+        update.team = rec.team or update.team
+        update.left_at = rec.left_at or update.left_at
+        update.seen(rec.seen_at, rec.seen_at)
+        return pid
+
+    def flush_people(self) -> None:
+        """Apply the batch's accumulated person updates with one query (call before commit)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        ids = list(pending)
+        for start in range(0, len(ids), 500):
+            for person in self.s.scalars(
+                select(Person).where(Person.id.in_(ids[start : start + 500]))
+            ):
+                up = pending[person.id]
+                for name in up.names:
+                    person.display_name = _better_name(person.display_name, name)
+                if up.email and not person.primary_email:
+                    person.primary_email = up.email
+                person.is_bot = person.is_bot or up.is_bot
+                person.team = up.team or person.team
+                person.left_at = up.left_at or person.left_at
+                person.first_activity_at = _min(person.first_activity_at, up.first)
+                person.last_activity_at = _max(person.last_activity_at, up.last)
+        self.s.flush()
 
     def person_for(self, name: str | None, email: str | None) -> int | None:
         """Person id for an author name/email pair (resolved or created)."""
@@ -350,12 +381,12 @@ class RecordWriter:
             if not new:
                 continue
             rows: list[dict[str, Any]] = []
-            active: dict[int, tuple[datetime, datetime]] = {}
             for c in new:
                 pid = self.person_for(c.author_name, c.author_email)
                 if pid is not None:
-                    lo, hi = active.get(pid, (c.authored_at, c.authored_at))
-                    active[pid] = (min(lo, c.authored_at), max(hi, c.authored_at))
+                    self._pending.setdefault(pid, _PersonUpdate()).seen(
+                        c.authored_at, c.authored_at
+                    )
                 co = [f"{n} <{e}>" for n, e in c.co_authors]
                 for n, e in c.co_authors:
                     self.person_for(n, e)
@@ -370,7 +401,12 @@ class RecordWriter:
                         "co_authors": co, "tickets": " ".join(c.tickets),
                     }
                 )  # fmt: skip
-            ids = self.s.execute(insert(Commit).returning(Commit.id, Commit.sha), rows).all()
+            # Core inserts (not ORM bulk): tens of thousands of rows per large repo.
+            conn = self.s.connection()
+            commits_t, changes_t = Commit.__table__, FileChange.__table__
+            ids = conn.execute(
+                insert(commits_t).returning(commits_t.c.id, commits_t.c.sha), rows
+            ).all()
             id_of = {sha: cid for cid, sha in ids}
             changes = [
                 {
@@ -383,12 +419,7 @@ class RecordWriter:
                 for ch in c.changes
             ]
             if changes:
-                self.s.execute(insert(FileChange), changes)
-            for pid, (lo, hi) in active.items():
-                person = self.s.get(Person, pid)
-                assert person is not None
-                person.first_activity_at = _min(person.first_activity_at, lo)
-                person.last_activity_at = _max(person.last_activity_at, hi)
+                conn.execute(insert(changes_t), changes)
             written += len(new)
         return written
 
