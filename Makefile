@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+KB_DEMO := $(BIN)/kb --home $(DEMO)/kb
+
 demo: install
 	rm -rf $(DEMO)
 	$(BIN)/kb seed $(DEMO)/org
-	$(BIN)/kb --home $(DEMO)/kb init
-	$(BIN)/kb --home $(DEMO)/kb status
+	$(KB_DEMO) init
+	for repo in $(DEMO)/org/repos/*; do $(KB_DEMO) ingest git $$repo || exit 1; done
+	$(KB_DEMO) ingest slack-export $(DEMO)/org/slack-export.zip --name shopfast
+	$(KB_DEMO) status
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.

@@ -196,12 +196,13 @@ def seed(directory: Path, seed_value: int, as_json: bool) -> None:
         org = generate_demo_org(directory, seed=seed_value)
     except FileExistsError as exc:
         raise KBError(str(exc)) from exc
-    summary = {"directory": str(directory), "repos": sorted(org.repos), "seed": seed_value}
+    repos: list[str] = sorted(org.manifest["repos"])
+    summary = {"directory": str(directory), "repos": repos, "seed": seed_value}
     if as_json:
         click.echo(json.dumps(summary))
         return
     out.print(f"demo organisation written to {directory} (seed {seed_value})")
-    for name in summary["repos"]:
+    for name in repos:
         out.print(f"  repos/{name}")
     out.print("  slack-export/ and slack-export.zip")
 
@@ -283,13 +284,20 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
     metavar="PREFIX=NAME",
     help="Monorepo: files under PREFIX belong to service NAME (repeatable).",
 )
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=500,
+    show_default=True,
+    help="Commits per checkpoint: a crash loses at most one batch of work.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
 def ingest_git(ctx: click.Context, path: Path, name: str | None, history_only: bool,
-               services: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
+               services: tuple[str, ...], batch_size: int, as_json: bool) -> None:  # fmt: skip
     """Ingest a local git repository: its whole history, docs, ADRs, code, contracts."""
     resolved = path.expanduser().resolve()
-    options: dict[str, Any] = {"history_only": history_only}
+    options: dict[str, Any] = {"history_only": history_only, "batch_size": batch_size}
     if services:
         mapping = {}
         for item in services:

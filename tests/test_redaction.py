@@ -18,8 +18,13 @@ SECRETS = {
     "stripe": 'STRIPE_KEY="sk_live_51HxQk2Lq8Zr4Tn7Wv9Yb3Cd"',
     "url-password": "DATABASE_URL=postgres://orders:S3cr3t-Pa55@orders-db:5432/orders",
     "password-assignment": 'password = "Tr0ub4dor&3xyz"',
-    "private-key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc\n-----END RSA PRIVATE KEY-----",
-    "jwt": "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "private-key": (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc\n-----END RSA PRIVATE KEY-----"
+    ),
+    "jwt": (
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+        ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    ),
 }
 
 

@@ -6,9 +6,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from kb.models import (
@@ -403,7 +403,8 @@ class RecordWriter:
                 )  # fmt: skip
             # Core inserts (not ORM bulk): tens of thousands of rows per large repo.
             conn = self.s.connection()
-            commits_t, changes_t = Commit.__table__, FileChange.__table__
+            commits_t = cast(Table, Commit.__table__)
+            changes_t = cast(Table, FileChange.__table__)
             ids = conn.execute(
                 insert(commits_t).returning(commits_t.c.id, commits_t.c.sha), rows
             ).all()

@@ -1,0 +1,1 @@
+"""File contents and scripted history of each demo repository."""

@@ -1,0 +1,67 @@
+"""Build real git repositories in temp dirs, fast (git fast-import) and deterministic."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "LC_ALL": "C",
+}
+
+PEOPLE = [
+    ("Alex Morgan", "alex.morgan@shopfast.io"),
+    ("Priya Sharma", "priya.sharma@shopfast.io"),
+    ("priya sharma", "priya.s.dev@gmail.com"),
+    ("Ben Okafor", "ben.okafor@shopfast.io"),
+    ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
+]
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with the user's configuration shut out."""
+    env = {**os.environ, **GIT_ENV}
+    res = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return res.stdout
+
+
+def build_history_repo(path: Path, commits: int, docs_every: int = 50) -> Path:
+    """A repo of `commits` commits over a few dozen files, with a markdown doc now and then."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    lines: list[str] = []
+    t0 = 1_600_000_000
+    for i in range(commits):
+        name, email = PEOPLE[(i * 7) % len(PEOPLE)]
+        when = t0 + i * 3600
+        msg = f"SHOP-{100 + i % 50}: change {i}\n\nBecause step {i} needed it.\n"
+        lines.append("commit refs/heads/main")
+        lines.append(f"author {name} <{email}> {when} +0000")
+        lines.append(f"committer {name} <{email}> {when} +0000")
+        lines.append(f"data {len(msg.encode())}")
+        lines.append(msg)
+        body = f"value = {i}\n"
+        lines.append(f"M 100644 inline src/module_{i % 40}.py")
+        lines.append(f"data {len(body.encode())}")
+        lines.append(body)
+        if i % docs_every == 0:
+            doc = f"# Notes {i}\n\n## Why\n\nStep {i} exists because of incident {i // 7}.\n"
+            lines.append(f"M 100644 inline docs/notes_{i // docs_every % 10}.md")
+            lines.append(f"data {len(doc.encode())}")
+            lines.append(doc)
+        lines.append("")
+    stream = "\n".join(lines) + "\n"
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(
+        ["git", "-C", str(path), "fast-import", "--quiet"],
+        input=stream.encode(),
+        env=env,
+        check=True,
+    )
+    git(path, "checkout", "-q", "-f", "main")
+    return path
