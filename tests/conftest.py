@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -95,4 +96,39 @@ def kb_app(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[KB
     app = KB(Settings(home=tmp_path / "kb"), embedder=embedder)
     app.init()
     yield app
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo organisation (seed 42), generated once per test session."""
+    from seed import generate_demo_org
+
+    return generate_demo_org(tmp_path_factory.mktemp("demo") / "org", seed=42)
+
+
+def ingest_demo(app: KB, org: Any) -> list[Any]:
+    """Ingest every demo repo and the Slack export into `app`; returns the run reports."""
+    from kb.connector import SourceConfig
+    from kb.ingest import Ingestor
+
+    reports = []
+    for name in sorted(org.manifest["repos"]):
+        path = org.repo_path(name)
+        reports.append(Ingestor(app).run(SourceConfig("git", name, str(path), {})))
+    reports.append(
+        Ingestor(app).run(SourceConfig("slack-export", "shopfast", str(org.slack_zip), {}))
+    )
+    return reports
+
+
+@pytest.fixture(scope="session")
+def demo_kb(
+    demo_org: Any, embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[KB, list[Any]]]:
+    """A KB holding the whole demo organisation, built once per session (read-only use)."""
+    app = KB(Settings(home=tmp_path_factory.mktemp("demo-kb")), embedder=embedder)
+    app.init()
+    reports = ingest_demo(app, demo_org)
+    yield app, reports
     app.close()

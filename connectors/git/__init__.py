@@ -81,7 +81,11 @@ class GitConnector:
             return
         state = dict(cursor)
         for record in load_history(
-            self.path, repo, since=state.get("last_commit"), with_text=not self.history_only
+            self.path,
+            repo,
+            since=state.get("last_commit"),
+            with_text=not self.history_only,
+            batch_size=int(self.source.options.get("batch_size", 500)),
         ):
             if isinstance(record, Checkpoint):
                 state.update(record.cursor)
