@@ -39,7 +39,11 @@ def build_history_repo(path: Path, commits: int, docs_every: int = 50) -> Path:
     for i in range(commits):
         name, email = PEOPLE[(i * 7) % len(PEOPLE)]
         when = t0 + i * 3600
-        msg = f"SHOP-{100 + i % 50}: change {i}\n\nBecause step {i} needed it.\n"
+        msg = (
+            f"SHOP-{100 + i % 50}: rework module {i % 40} for step {i}\n\n"
+            f"Because checkout step {i} timed out under load, module {i % 40} now retries\n"
+            "with an idempotency key instead of failing the whole order.\n"
+        )
         lines.append("commit refs/heads/main")
         lines.append(f"author {name} <{email}> {when} +0000")
         lines.append(f"committer {name} <{email}> {when} +0000")

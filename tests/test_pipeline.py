@@ -31,6 +31,7 @@ from kb.models import (
 from kb.records import (
     Checkpoint,
     CommitRecord,
+    DependencyRecord,
     DocumentRecord,
     DocumentSet,
     EventTopicRecord,
@@ -257,3 +258,44 @@ def test_incidents_merge_and_events_become_async_dependencies(kb_app: KB) -> Non
         old = s.scalar(select(WisdomEntry).where(WisdomEntry.external_id == "adr:2"))
         new = s.scalar(select(WisdomEntry).where(WisdomEntry.external_id == "adr:3"))
         assert old is not None and new is not None and old.superseded_by_id == new.id
+
+
+def test_facts_a_changed_file_no_longer_states_are_forgotten(kb_app: KB) -> None:
+    prefix = "git:order-service:file:src/orders/clients.py#"
+    first: list[Record] = [
+        RepoRecord(name="order-service", location="/r"),
+        DependencyRecord(
+            "order-service",
+            "user-service",
+            DependencyKind.SYNC_HTTP,
+            "GET /users/{id}",
+            evidence_repo="order-service",
+            evidence_path="src/orders/clients.py",
+            evidence_line=7,
+        ),
+        EventTopicRecord(
+            "order-service",
+            "order.created",
+            EventRole.PUBLISH,
+            evidence_repo="order-service",
+            evidence_path="src/orders/clients.py",
+        ),
+        EventTopicRecord(
+            "notification-service",
+            "order.created",
+            EventRole.SUBSCRIBE,
+            evidence_repo="notification-service",
+            evidence_path="src/n.py",
+        ),
+        DocumentSet(prefix, frozenset()),
+        Checkpoint({"n": 1}),
+    ]
+    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(first))
+    with kb_app.store.transaction() as s:
+        kinds = sorted(d.kind.value for d in s.scalars(select(ServiceDependency)))
+    assert kinds == ["async_event", "sync_http"]
+    # The file changed: it no longer calls user-service nor publishes order.created.
+    second: list[Record] = [DocumentSet(prefix, frozenset()), Checkpoint({"n": 2})]
+    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(second))
+    with kb_app.store.transaction() as s:
+        assert s.scalars(select(ServiceDependency)).all() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ from kb.records import (
     ServiceRecord,
     WisdomRecord,
 )
+
+# Ids of records derived from one file of a repo: git:{repo}:file:{path}#{part}
+_FILE_PREFIX = re.compile(r"^git:(?P<repo>[^:]+):file:(?P<path>.+)#$")
 
 
 def normalise_email(email: str) -> str:
@@ -101,6 +105,10 @@ class RecordWriter:
         self._services: dict[str, int] = {}
         self._identity: dict[tuple[IdentityKind, str], int] | None = None
         self._pending: dict[int, _PersonUpdate] = {}
+        # Facts (re)written in this batch: a file's facts not among them are stale.
+        self._written_deps: set[int] = set()
+        self._written_topics: set[int] = set()
+        self._written_owners: set[int] = set()
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -284,6 +292,7 @@ class RecordWriter:
         row.contract_path = rec.contract_path or row.contract_path
         row.source_id = self.source_id
         self.s.flush()
+        self._written_deps.add(row.id)
 
     def event_topic(self, rec: EventTopicRecord) -> None:
         """Upsert who publishes / subscribes to a topic."""
@@ -303,9 +312,14 @@ class RecordWriter:
         row.evidence_line = rec.evidence_line
         row.contract_path = rec.contract_path or row.contract_path
         self.s.flush()
+        self._written_topics.add(row.id)
 
     def derive_event_dependencies(self) -> int:
-        """Subscribers of a topic depend (async) on its publishers; returns edges written."""
+        """Subscribers of a topic depend (async) on its publishers; returns edges written.
+
+        Async edges are only ever derived here, so an edge whose topic link is gone (a
+        consumer removed, a topic renamed) is deleted.
+        """
         rows = self.s.execute(select(ServiceEvent)).scalars().all()
         publishers: dict[str, list[ServiceEvent]] = {}
         for ev in rows:
@@ -332,6 +346,19 @@ class RecordWriter:
                     )
                 )
                 n += 1
+        if self._written_deps:
+            self.s.execute(
+                delete(ServiceDependency).where(
+                    ServiceDependency.kind == DependencyKind.ASYNC_EVENT,
+                    ServiceDependency.id.not_in(self._written_deps),
+                )
+            )
+        else:
+            self.s.execute(
+                delete(ServiceDependency).where(
+                    ServiceDependency.kind == DependencyKind.ASYNC_EVENT
+                )
+            )
         return n
 
     def code_owner(self, rec: CodeOwnerRecord) -> None:
@@ -352,6 +379,7 @@ class RecordWriter:
         if "@" in rec.owner and not rec.owner.startswith("@"):
             row.person_id = self.person_for(None, rec.owner)
         self.s.flush()
+        self._written_owners.add(row.id)
 
     # -- history ----------------------------------------------------------------------------
 
@@ -497,19 +525,63 @@ class RecordWriter:
         return row.id
 
     def drop_missing(self, rec: DocumentSet) -> list[str]:
-        """Delete extracted wisdom under the prefix not in the set; return stale doc ids."""
-        prefix_docs = set(
-            self.s.scalars(
+        """Forget what a file no longer says; returns the stale document ids to delete.
+
+        Extracted wisdom under the prefix and not in the set goes now; so do the
+        dependencies, event topics and CODEOWNERS rules whose evidence is that file and
+        that this batch did not write again.
+        """
+        keep = rec.external_ids
+        stale_docs = [
+            e
+            for e in self.s.scalars(
                 select(Document.external_id).where(
                     Document.external_id.startswith(rec.prefix, autoescape=True)
                 )
             )
-        )
-        self.s.execute(
-            delete(WisdomEntry).where(
-                WisdomEntry.external_id.startswith(rec.prefix, autoescape=True),
-                WisdomEntry.origin == WisdomOrigin.EXTRACTED,
-                WisdomEntry.external_id.not_in(list(rec.external_ids) or [""]),
+            if e not in keep
+        ]
+        stale_wisdom = [
+            wid
+            for wid, ext in self.s.execute(
+                select(WisdomEntry.id, WisdomEntry.external_id).where(
+                    WisdomEntry.external_id.startswith(rec.prefix, autoescape=True),
+                    WisdomEntry.origin == WisdomOrigin.EXTRACTED,
+                )
+            ).tuples()
+            if ext not in keep
+        ]
+        for start in range(0, len(stale_wisdom), 500):
+            self.s.execute(
+                delete(WisdomEntry).where(WisdomEntry.id.in_(stale_wisdom[start : start + 500]))
             )
-        )
-        return sorted(prefix_docs - set(rec.external_ids))
+        match = _FILE_PREFIX.match(rec.prefix)
+        if match:
+            self._drop_file_facts(match["repo"], match["path"])
+        return stale_docs
+
+    def _drop_file_facts(self, repo: str, path: str) -> None:
+        deps = self.s.scalars(
+            select(ServiceDependency.id).where(
+                ServiceDependency.evidence_repo == repo,
+                ServiceDependency.evidence_path == path,
+                ServiceDependency.kind != DependencyKind.ASYNC_EVENT,
+            )
+        ).all()
+        gone = [d for d in deps if d not in self._written_deps]
+        if gone:
+            self.s.execute(delete(ServiceDependency).where(ServiceDependency.id.in_(gone)))
+        topics = self.s.scalars(
+            select(ServiceEvent.id).where(
+                ServiceEvent.evidence_repo == repo, ServiceEvent.evidence_path == path
+            )
+        ).all()
+        gone = [t for t in topics if t not in self._written_topics]
+        if gone:
+            self.s.execute(delete(ServiceEvent).where(ServiceEvent.id.in_(gone)))
+        if path.rsplit("/", 1)[-1] == "CODEOWNERS":
+            rid = self.repo_id(repo)
+            owners = self.s.scalars(select(CodeOwner.id).where(CodeOwner.repo_id == rid)).all()
+            gone = [o for o in owners if o not in self._written_owners]
+            if gone:
+                self.s.execute(delete(CodeOwner).where(CodeOwner.id.in_(gone)))
