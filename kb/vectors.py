@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from kb.errors import ConfigError
 
 _Meta = Mapping[str, str | int | float | bool]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,12 @@ class VectorHit:
     metadata: dict[str, Any]
 
 
+def _persistent_client(path: Path) -> Any:
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+
 def _chroma_settings() -> Any:
     from chromadb.config import Settings as ChromaSettings
 
@@ -29,24 +38,79 @@ def _chroma_settings() -> Any:
 
 
 class VectorStore:
-    """A chromadb collection of chunk vectors, keyed by chunk id, cosine space."""
+    """A chromadb collection of chunk vectors, keyed by chunk id, cosine space.
 
-    def __init__(self, client: Any, collection: str, dim: int) -> None:
+    The embedded (persistent) client caches the index per process and never sees what
+    another process writes. So every write stamps a version file, and a reader whose
+    last stamp came from another process reopens the client before it reads: the bot or
+    dashboard keeps answering, with fresh results, while `kb ingest` runs elsewhere.
+    """
+
+    VERSION_FILE = ".kb-version"
+
+    def __init__(self, client: Any, collection: str, dim: int, path: Path | None = None) -> None:
         self.client = client
         self.dim = dim
+        self.name = collection
+        self.path = path
+        self._seen_version: int | None = self._version_mtime()
+        self.collection = self._open_collection()
+
+    def _open_collection(self) -> Any:
         # embedding_function=None: chromadb must never embed (its default downloads a model).
-        self.collection = client.get_or_create_collection(
-            collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        return self.client.get_or_create_collection(
+            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
     @classmethod
     def persistent(cls, path: Path, collection: str, dim: int) -> VectorStore:
         """The embedded store: a chromadb directory on local disk."""
-        import chromadb
-
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
-        return cls(client, collection, dim)
+        return cls(_persistent_client(path), collection, dim, path=path)
+
+    def _version_mtime(self) -> int | None:
+        if self.path is None:
+            return None
+        try:
+            return (self.path / self.VERSION_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def _stamp_version(self) -> None:
+        if self.path is None:
+            return
+        marker = self.path / self.VERSION_FILE
+        marker.write_text(f"{os.getpid()} {time.time_ns()}\n")
+        self._seen_version = self._version_mtime()
+
+    def _reopen(self) -> None:
+        from chromadb.api.client import SharedSystemClient
+
+        assert self.path is not None
+        # Drop only this path's cached system (other clients in the process keep theirs);
+        # the next client then loads the index from disk as it is now.
+        ident = getattr(self.client, "_identifier", None)
+        SharedSystemClient._identifier_to_system.pop(ident, None)
+        SharedSystemClient._identifier_to_refcount.pop(ident, None)
+        self.client = _persistent_client(self.path)
+        self.collection = self._open_collection()
+        self._seen_version = self._version_mtime()
+
+    def refresh(self) -> None:
+        """Reopen the embedded index if another process wrote to it since we last looked."""
+        if self.path is not None and self._version_mtime() != self._seen_version:
+            self._reopen()
+
+    def _read(self, op: Callable[[], T]) -> T:
+        self.refresh()
+        try:
+            return op()
+        except Exception:
+            if self.path is None:
+                raise
+            # A segment written by another process after we opened: reopen once and retry.
+            self._reopen()
+            return op()
 
     @classmethod
     def remote(cls, url: str, collection: str, dim: int) -> VectorStore:
@@ -93,15 +157,19 @@ class VectorStore:
                 documents=list(documents[start:end]),
                 metadatas=[dict(m) for m in metadatas[start:end]],
             )
+        self._stamp_version()
 
     def delete(self, ids: Sequence[str], batch_size: int = 1000) -> None:
         """Remove vectors by chunk id (unknown ids are ignored)."""
+        if not ids:
+            return
         for start in range(0, len(ids), batch_size):
             self.collection.delete(ids=list(ids[start : start + batch_size]))
+        self._stamp_version()
 
     def delete_stale(self, document: str, keep_ids: Sequence[str]) -> list[str]:
         """Remove the vectors of a document whose ids are not in `keep_ids`; returns them."""
-        got = self.collection.get(where={"doc": document}, include=[])
+        got = self._read(lambda: self.collection.get(where={"doc": document}, include=[]))
         stale = sorted(set(got["ids"]) - set(keep_ids))
         self.delete(stale)
         return stale
@@ -110,6 +178,7 @@ class VectorStore:
         """Every id in the collection (for reconciling against SQL)."""
         out: set[str] = set()
         offset, page = 0, 5000
+        self.refresh()
         while True:
             got = self.collection.get(include=[], limit=page, offset=offset)
             out.update(got["ids"])
@@ -124,11 +193,13 @@ class VectorStore:
         n = min(k, self.count())
         if n == 0:
             return []
-        res = self.collection.query(
-            query_embeddings=[list(embedding)],
-            n_results=n,
-            where=where,
-            include=["distances", "metadatas"],
+        res = self._read(
+            lambda: self.collection.query(
+                query_embeddings=[list(embedding)],
+                n_results=n,
+                where=where,
+                include=["distances", "metadatas"],
+            )
         )
         ids = res["ids"][0]
         distances = (res.get("distances") or [[]])[0]
@@ -142,7 +213,9 @@ class VectorStore:
         """Stored vector and metadata of each known id."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings", "metadatas"])
+        got = self._read(
+            lambda: self.collection.get(ids=list(ids), include=["embeddings", "metadatas"])
+        )
         return {
             i: ([float(x) for x in e], dict(m or {}))
             for i, e, m in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True)
@@ -150,4 +223,4 @@ class VectorStore:
 
     def count(self) -> int:
         """Number of vectors stored."""
-        return int(self.collection.count())
+        return int(self._read(lambda: self.collection.count()))

@@ -101,7 +101,8 @@ def _ticket_anchors(repo: str, plans: list[CommitPlan]) -> list[tuple[int, int]]
 
 def generate_demo_org(out_dir: Path, seed: int = 42) -> DemoOrg:
     """Generate the ShopFast demo organisation under out_dir and return its ground truth."""
-    out_dir = Path(out_dir)
+    # Absolute: git runs with the repo as its cwd, where a relative path means elsewhere.
+    out_dir = Path(out_dir).resolve()
     claim_output_dir(out_dir)
     histories, leaks, pairs = build_repositories(out_dir, seed)
     channels = build_channels(seed, histories, leaks)

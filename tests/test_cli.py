@@ -98,3 +98,18 @@ def test_bad_settings_and_unreachable_database_give_one_line_errors(tmp_path: Pa
     assert "cannot reach the database" in down.stderr and "Traceback" not in down.stderr
     missing = _run("--home", str(tmp_path / "none"), "status")
     assert missing.returncode == 1 and "kb init" in missing.stderr
+
+
+def test_seed_into_a_relative_directory(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "kb.cli", "seed", "out/org", "--json"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "payment-service" in json.loads(res.stdout)["repos"]
+    assert (tmp_path / "out/org/repos/payment-service/.git").is_dir()
+    again = subprocess.run(
+        [sys.executable, "-m", "kb.cli", "seed", "out/org"], capture_output=True, text=True,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 1 and "out/org" in again.stderr and "Traceback" not in again.stderr

@@ -211,3 +211,34 @@ def test_readers_never_fail_or_wait_while_an_ingest_writes(tmp_path: Path) -> No
     assert errors == []
     assert len(set(seen)) > 3  # the reader saw the ingest progress batch by batch
     assert max(latencies) < 1.0  # never blocked behind a write transaction
+
+
+def test_vector_reads_stay_fresh_and_never_fail_while_another_process_writes(
+    tmp_path: Path, embedder: Any
+) -> None:
+    repo = build_history_repo(tmp_path / "big", commits=400, docs_every=20)
+    home = tmp_path / "kb"
+    assert kb(home, "init").returncode == 0
+    app = KB(Settings(home=home), embedder=embedder)
+    query = embedder.embed(["why does checkout retry with an idempotency key"])[0]
+    assert app.vectors.query(query, k=3) == []  # opened while empty, like a bot at start-up
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "kb.cli", "--home", str(home), "ingest", "git", str(repo),
+         "--batch-size", "50"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    errors: list[str] = []
+    counts: list[int] = []
+    while writer.poll() is None:
+        try:
+            app.vectors.query(query, k=5)
+            counts.append(app.vectors.count())
+        except Exception as exc:  # a failing reader is the bug under test
+            errors.append(repr(exc))
+        time.sleep(0.02)
+    assert writer.returncode == 0, writer.stderr.read() if writer.stderr else ""
+    assert errors == []
+    assert len(set(counts)) > 2  # saw the index grow while it was written
+    assert app.vectors.count() == len(app.store.all_chunk_ids()) > 0
+    app.close()
