@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 # such a flush does not advance the cursor (a re-run redoes it, idempotently).
 MAX_BUFFERED_RECORDS = 2000
 
+# (record type, the writer method storing it, the report counter it adds to)
+_Step = tuple[type[Any], Callable[[Any], Any], str | None]
+
 
 @dataclass
 class IngestReport:
@@ -138,19 +141,21 @@ class Ingestor:
         # History-only runs have no text: never open the vector store or load the model.
         batch = self.app.indexer.prepare(docs) if docs else None
 
-        def of(kind: type[Any]) -> list[Any]:
-            return [r for r in records if isinstance(r, kind)]
+        by_kind: dict[type[Any], list[Any]] = {}
+        for r in records:
+            by_kind.setdefault(type(r), []).append(r)
 
         with store.transaction() as session:
             w = RecordWriter(session, source_id)
-            for repo in of(RepoRecord):
-                w.repo(repo)
-            for person in of(PersonRecord):
-                w.person(person)
-            report.people_seen += len(of(PersonRecord))
-            for svc in of(ServiceRecord):
-                w.service(svc)
-            report.services += len(of(ServiceRecord))
+            # Order matters: what later records refer to (repos, people, services,
+            # documents) is written first.
+            first: list[_Step] = [
+                (RepoRecord, w.repo, None),
+                (PersonRecord, w.person, "people_seen"),
+                (ServiceRecord, w.service, "services"),
+            ]
+            for kind, write, counter in first:
+                self._apply(by_kind.get(kind, []), write, counter, report)
             if batch is not None:
                 self.app.indexer.write(session, batch, source_id)
                 for doc in batch.changed:
@@ -161,23 +166,18 @@ class Ingestor:
                             rec.external_id,
                             w.person_for(rec.author_name, rec.author_email),
                         )
-            report.commits_written += w.commits(of(CommitRecord))
-            for dep in of(DependencyRecord):
-                w.dependency(dep)
-            report.dependencies += len(of(DependencyRecord))
-            for topic in of(EventTopicRecord):
-                w.event_topic(topic)
-            for owner in of(CodeOwnerRecord):
-                w.code_owner(owner)
-            report.code_owners += len(of(CodeOwnerRecord))
-            for entry in of(WisdomRecord):
-                w.wisdom(entry)
-            report.wisdom_entries += len(of(WisdomRecord))
-            for incident in of(IncidentRecord):
-                w.incident(incident)
-            report.incidents += len(of(IncidentRecord))
+            report.commits_written += w.commits(by_kind.get(CommitRecord, []))
+            then: list[_Step] = [
+                (DependencyRecord, w.dependency, "dependencies"),
+                (EventTopicRecord, w.event_topic, None),
+                (CodeOwnerRecord, w.code_owner, "code_owners"),
+                (WisdomRecord, w.wisdom, "wisdom_entries"),
+                (IncidentRecord, w.incident, "incidents"),
+            ]
+            for kind, write, counter in then:
+                self._apply(by_kind.get(kind, []), write, counter, report)
             gone: list[str] = []
-            for doc_set in of(DocumentSet):
+            for doc_set in by_kind.get(DocumentSet, []):
                 gone.extend(w.drop_missing(doc_set))
             w.flush_people()
             n_docs, stale = store.delete_documents(session, gone)
@@ -194,6 +194,15 @@ class Ingestor:
         report.batches += 1
         if self.on_batch is not None:
             self.on_batch(report)
+
+    @staticmethod
+    def _apply(
+        items: list[Any], write: Callable[[Any], Any], counter: str | None, report: IngestReport
+    ) -> None:
+        for item in items:
+            write(item)
+        if counter:
+            setattr(report, counter, getattr(report, counter) + len(items))
 
     def _finish_run(self) -> None:
         with self.app.store.transaction() as session:

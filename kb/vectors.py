@@ -89,7 +89,7 @@ class VectorStore:
         assert self.path is not None
         # Drop only this path's cached system (other clients in the process keep theirs);
         # the next client then loads the index from disk as it is now.
-        ident = getattr(self.client, "_identifier", None)
+        ident = str(getattr(self.client, "_identifier", ""))
         SharedSystemClient._identifier_to_system.pop(ident, None)
         SharedSystemClient._identifier_to_refcount.pop(ident, None)
         self.client = _persistent_client(self.path)
