@@ -202,3 +202,28 @@ def test_missing_or_rejected_token_is_a_config_error(api: FakeSlackAPI, tmp_path
     with pytest.raises(ConfigError, match="invalid_auth"):
         list(connector(api, tmp_path, token="xoxb-wrong").load({}))
     assert [r.method for r in api.requests] == ["auth.test"]
+
+
+def test_kb_ingest_slack_cli_reads_token_and_api_url_from_settings(
+    api: FakeSlackAPI, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update(KB_SLACK_BOT_TOKEN=TOKEN, KB_SLACK_API_URL=api.base_url)
+    cmd = [sys.executable, "-m", "kb.cli", "--home", str(tmp_path / "kb"), "ingest", "slack"]
+    for name in CHANNELS:
+        cmd += ["--channel", f"#{name}"]
+    res = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["documents_written"] > 0 and summary["incidents"] > 0
+    assert api.calls("conversations.history")
+    again = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env)
+    assert json.loads(again.stdout)["documents_written"] == 0
+    no_token = {k: v for k, v in env.items() if k != "KB_SLACK_BOT_TOKEN"}
+    missing = subprocess.run(cmd, capture_output=True, text=True, env=no_token)
+    assert missing.returncode == 1 and "KB_SLACK_BOT_TOKEN" in missing.stderr
