@@ -135,3 +135,21 @@ def test_structure_matches_the_ground_truth(demo_kb: tuple[KB, list[Any]], demo_
         chen = next(p for p in people if p.display_name == "Chen Wei")
         assert chen.last_activity_at is not None and chen.last_activity_at.year == 2025
         assert any(p.is_bot for p in people)
+
+
+def test_ownership_handles_link_to_people_and_never_invent_them(
+    demo_kb: tuple[KB, list[Any]],
+) -> None:
+    from kb.models import CodeOwner
+
+    app, _ = demo_kb
+    with app.store.transaction() as s:
+        names = set(s.scalars(select(Person.display_name)))
+        assert not {"alex-morgan", "bokafor", "mgarcia"} & names
+        humans = [p for p in s.scalars(select(Person)) if not p.is_bot]
+        assert len(humans) == 8
+        alex = next(p for p in humans if p.display_name == "Alex Morgan")
+        owned = s.scalars(select(CodeOwner).where(CodeOwner.person_id == alex.id)).all()
+        assert owned  # "@alex-morgan" in CODEOWNERS is Alex
+        payment = s.scalar(select(Service).where(Service.name == "payment-service"))
+        assert payment is not None and payment.owner_team

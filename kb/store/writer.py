@@ -54,10 +54,12 @@ def normalise_email(email: str) -> str:
 
 
 def normalise_name(name: str) -> str:
-    """Names match case-, accent- and spacing-insensitively ("José  Ruiz" == "jose ruiz")."""
+    """Names match ignoring case, accents, spacing and ./_/- ("José_Ruiz" == "jose ruiz")."""
     folded = unicodedata.normalize("NFKD", name)
     folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return " ".join(folded.casefold().replace(".", " ").split())
+    for sep in "._-":
+        folded = folded.replace(sep, " ")
+    return " ".join(folded.casefold().split())
 
 
 def _better_name(current: str, candidate: str) -> str:
@@ -223,6 +225,30 @@ class RecordWriter:
                 person.last_activity_at = _max(person.last_activity_at, up.last)
         self.s.flush()
 
+    def find_person(self, handle: str) -> int | None:
+        """The known person behind an email, a login (`@alex-morgan`) or a name; never creates.
+
+        Ownership files name people by handles that may match no one we have seen; a
+        bogus person per handle would distort every who-knows-what figure.
+        """
+        handle = handle.strip().lstrip("@")
+        known = self._identities()
+        if "@" in handle:
+            return known.get((IdentityKind.EMAIL, normalise_email(handle)))
+        login = handle.split("/")[-1].lower()
+        pid = known.get((IdentityKind.GITHUB, login)) or known.get(
+            (IdentityKind.NAME, normalise_name(login))
+        )
+        if pid is not None and (IdentityKind.GITHUB, login) not in known:
+            self.s.add(
+                Identity(
+                    person_id=pid, kind=IdentityKind.GITHUB, value=login, raw=handle,
+                    source_id=self.source_id,
+                )
+            )  # fmt: skip
+            known[(IdentityKind.GITHUB, login)] = pid
+        return pid
+
     def person_for(self, name: str | None, email: str | None) -> int | None:
         """Person id for an author name/email pair (resolved or created)."""
         if not name and not email:
@@ -262,8 +288,7 @@ class RecordWriter:
         svc.owner_team = rec.owner_team or svc.owner_team
         svc.description = rec.description or svc.description
         if rec.owner:
-            email = rec.owner if "@" in rec.owner else None
-            svc.owner_person_id = self.person_for(None if email else rec.owner, email)
+            svc.owner_person_id = self.find_person(rec.owner) or svc.owner_person_id
         self.s.flush()
         return svc.id
 
@@ -376,8 +401,7 @@ class RecordWriter:
             row = CodeOwner(repo_id=rid, pattern=rec.pattern, owner=rec.owner)
             self.s.add(row)
         row.line = rec.line
-        if "@" in rec.owner and not rec.owner.startswith("@"):
-            row.person_id = self.person_for(None, rec.owner)
+        row.person_id = self.find_person(rec.owner)
         self.s.flush()
         self._written_owners.add(row.id)
 
