@@ -91,9 +91,10 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def kb_app(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[KB]:
-    """A whole embedded KB in a temp home (SQLite + persistent chromadb + real model)."""
-    app = KB(Settings(home=tmp_path / "kb"), embedder=embedder)
+def kb_app(db_url: str, tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[KB]:
+    """A whole KB in a temp home (persistent chromadb, real model), on SQLite and PostgreSQL."""
+    database_url = None if db_url.startswith("sqlite") else db_url
+    app = KB(Settings(home=tmp_path / "kb", database_url=database_url), embedder=embedder)
     app.init()
     yield app
     app.close()
