@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from kb.embeddings import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from kb.indexing import Indexer
 from kb.settings import Settings
 from kb.store import Store
 from kb.vectors import VectorStore
+
+if TYPE_CHECKING:
+    from kb.answering import AnswerService
+    from kb.answers import Answer
+    from kb.ingest import IngestReport
+    from kb.models import Feedback, Severity, WisdomKind
+    from kb.retrieval import Retriever
+    from kb.store.questions import AskedQuestion
 
 
 class KB:
@@ -30,12 +40,102 @@ class KB:
         return Store.from_url(self.settings.effective_database_url)
 
     @cached_property
-    def embedder(self) -> CachedEmbedder:
-        """The embedder, behind the content-hash cache."""
-        base = self._embedder or SentenceTransformerEmbedder(
+    def base_embedder(self) -> Embedder:
+        """The document embedder (sentence-transformers over the bundled model)."""
+        return self._embedder or SentenceTransformerEmbedder(
             self.settings.embedding_model_dir, batch_size=self.settings.embedding_batch_size
         )
-        return CachedEmbedder(base, self.store)
+
+    @cached_property
+    def embedder(self) -> CachedEmbedder:
+        """The embedder, behind the content-hash cache (ingest writes through it)."""
+        return CachedEmbedder(self.base_embedder, self.store)
+
+    @cached_property
+    def query_encoder(self) -> Embedder:
+        """Embeds questions: the ONNX export when present (no torch import), else the model."""
+        if self._embedder is None:
+            try:
+                from kb.query_encoder import load_query_encoder
+            except ImportError:  # pragma: no cover - module missing in a partial install
+                return self.base_embedder
+            onnx = load_query_encoder(self.settings.home / "models")
+            if onnx is not None:
+                return onnx
+        return self.base_embedder
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        """Hybrid retrieval over both stores."""
+        from kb.retrieval import Retriever
+
+        return Retriever(self.store, self.vectors, self.query_encoder)
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        """The answer service shared by the CLI, the bot, the dashboard and MCP."""
+        from kb.answering import AnswerService
+        from kb.llm import build_llm_answerer
+
+        return AnswerService(
+            self.store,
+            self.retriever,
+            llm=build_llm_answerer(self.settings),
+            departed_after_days=self.settings.departed_after_days,
+        )
+
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        asker: str | None = None,
+        channel: str | None = None,
+        surface: str = "cli",
+        record: bool = True,
+    ) -> Answer:
+        """Answer a question with citations (see AnswerService.ask)."""
+        return self.answers.ask(
+            question, k=k, asker=asker, channel=channel, surface=surface, record=record
+        )
+
+    def remember(
+        self,
+        text: str,
+        service: str | None = None,
+        kind: WisdomKind | None = None,
+        by: str | None = None,
+        severity: Severity | None = None,
+        when: datetime | None = None,
+    ) -> tuple[str, IngestReport]:
+        """Store taught knowledge in the teller's words; returns its id and the ingest report."""
+        from kb.ingest import Ingestor
+        from kb.models import Severity, WisdomKind
+        from kb.teaching import TaughtNote, taught_source
+
+        note = TaughtNote(
+            text,
+            said_by=by,
+            when=when or datetime.now(UTC),
+            service=service,
+            wisdom_kind=kind or WisdomKind.UNWRITTEN_RULE,
+            severity=severity or Severity.MEDIUM,
+        )
+        report = Ingestor(self).run(taught_source(self.settings), connector=note)
+        if "retriever" in self.__dict__:
+            del self.__dict__["retriever"]  # a new service name may have appeared
+        return note.external_id, report
+
+    def feedback(self, answer_id: str, vote: Feedback, comment: str | None = None) -> None:
+        """Record a vote on an answer."""
+        from kb.store.questions import set_feedback
+
+        set_feedback(self.store, answer_id, vote, comment)
+
+    def gaps(self) -> list[AskedQuestion]:
+        """Unanswered and down-voted questions, newest first."""
+        from kb.store.questions import gaps
+
+        return gaps(self.store)
 
     @cached_property
     def vectors(self) -> VectorStore:

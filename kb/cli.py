@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kb.errors import KBError
+from kb.models import Feedback, Severity, WisdomKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -208,6 +209,141 @@ def seed(directory: Path, seed_value: int, as_json: bool) -> None:
 
 
 PARTIAL_FAILURE_EXIT = 3
+
+
+def _require_kb(app: Any) -> None:
+    if app.store.revision() is None:
+        raise KBError(
+            f"no knowledge base at {app.settings.redacted()['effective_database_url']}: "
+            "run `kb init` and `kb ingest ...` first"
+        )
+
+
+@cli.command()
+@example(
+    'kb ask "why is payment to order async?"',
+    'kb ask "what must I never touch in inventory?" --json',
+    'kb --home demo-out/kb ask "who knows the user token code now?" --k 3',
+)
+@click.argument("question")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="How many sources to cite at most.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
+    """Answer a question from the knowledge base, with citations (or say it doesn't know)."""
+    app = _kb(ctx)
+    _require_kb(app)
+    answer = app.ask(question, k=k)
+    if as_json:
+        click.echo(json.dumps(answer.as_json()))
+        return
+    style = "bold" if answer.answered else "bold yellow"
+    out.print(f"[{style}]{question}[/]\n")
+    out.print(answer.answer, markup=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            where = c.url or " ".join(
+                x for x in (c.repo, (c.path or "") if c.path else None,
+                            (c.commit or "")[:10] if c.commit else None) if x
+            )  # fmt: skip
+            extra = f" ({c.role})" if c.role not in ("answer",) else ""
+            out.print(f"[{c.number}] {c.kind}: {c.title} — {where}{extra}", markup=False)
+    out.print(
+        f"\n[dim]confidence {answer.confidence:.2f} · answer id {answer.id} · "
+        f"rate it: kb feedback {answer.id} up|down[/]"
+    )
+
+
+@cli.command()
+@example(
+    'kb remember "Never deploy payment-service on Fridays after 3pm" --service payment-service',
+    'kb remember "The nightly report reads inventory tables directly" --kind danger_zone '
+    '--by "Alex Morgan"',
+)
+@click.argument("text")
+@click.option("--service", help="The service this is about.")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in WisdomKind]),
+    default=WisdomKind.UNWRITTEN_RULE.value,
+    show_default=True,
+    help="What kind of knowledge this is.",
+)
+@click.option("--by", "by", help="Who is telling (name or email); later answers credit them.")
+@click.option(
+    "--severity",
+    type=click.Choice([s.value for s in Severity]),
+    default="medium",
+    show_default=True,
+    help="How much it matters.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the stored note as JSON.")
+@click.pass_context
+def remember(ctx: click.Context, text: str, service: str | None, kind: str, by: str | None,
+             severity: str, as_json: bool) -> None:  # fmt: skip
+    """Teach kb something that is written nowhere, in your words; answers will cite you."""
+    if not text.strip():
+        raise KBError("nothing to remember: give the knowledge as TEXT")
+    app = _kb(ctx)
+    app.store.migrate()
+    note_id, report = app.remember(
+        text, service=service, kind=WisdomKind(kind), by=by, severity=Severity(severity)
+    )
+    if as_json:
+        click.echo(json.dumps({"id": note_id, "redacted": report.secrets_redacted}))
+        return
+    who = f" from {by}" if by else ""
+    out.print(f"remembered {note_id}{who}" + (f" about {service}" if service else ""))
+    if report.secrets_redacted:
+        err.print(f"[yellow]{report.secrets_redacted} secret(s) were redacted before storing[/]")
+
+
+@cli.command()
+@example("kb feedback 3f9a1c2b7d4e up", 'kb feedback 3f9a1c2b7d4e down --comment "ADR-2 is old"')
+@click.argument("answer_id")
+@click.argument("vote", type=click.Choice(["up", "down"]))
+@click.option("--comment", help="What was wrong or missing.")
+@click.pass_context
+def feedback(ctx: click.Context, answer_id: str, vote: str, comment: str | None) -> None:
+    """Rate an answer by its id; down-voted answers show up in `kb gaps`."""
+    app = _kb(ctx)
+    _require_kb(app)
+    app.feedback(answer_id, Feedback(vote), comment)
+    out.print(f"thanks: recorded {vote} for {answer_id}")
+
+
+@cli.command()
+@example("kb gaps", "kb gaps --json")
+@click.option("--json", "as_json", is_flag=True, help="Print the gaps as JSON.")
+@click.pass_context
+def gaps(ctx: click.Context, as_json: bool) -> None:
+    """Knowledge gaps: unanswered and down-voted questions by service, and who could answer."""
+    app = _kb(ctx)
+    _require_kb(app)
+    from kb.gaps import knowledge_gaps
+
+    report = knowledge_gaps(app)
+    if as_json:
+        click.echo(json.dumps(report, default=str))
+        return
+    if not report["services"]:
+        out.print("no knowledge gaps recorded")
+        return
+    for group in report["services"]:
+        out.print(f"[bold]{group['service'] or '(no service)'}[/]")
+        if group["ask"]:
+            out.print("  best placed to answer: " + ", ".join(group["ask"]))
+        for q in group["questions"]:
+            why = "unanswered" if not q["answered"] else f"voted down: {q['comment'] or ''}"
+            out.print(f"  - {q['question']}  [dim]({why}, {q['asked_at'][:10]}, {q['id']})[/]")
 
 
 @cli.group(cls=KBGroup)

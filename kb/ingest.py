@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.connector import Connector, SourceConfig, load_connector
 from kb.indexing import IndexStats
-from kb.models import SourceKind
+from kb.models import DocumentKind, SourceKind, WisdomKind
 from kb.records import (
     Checkpoint,
     CodeOwnerRecord,
@@ -87,6 +87,36 @@ class IngestReport:
         return out
 
 
+def with_danger_documents(records: list[Record]) -> list[Record]:
+    """Give each danger zone found in code a searchable document of its own.
+
+    The comment that says "DO NOT change the lock ordering" must be findable by "what must
+    I never touch?"; it shares the wisdom entry's id, so the file's DocumentSet keeps it.
+    """
+    out = list(records)
+    for rec in records:
+        if (
+            isinstance(rec, WisdomRecord)
+            and rec.kind == WisdomKind.DANGER_ZONE
+            and rec.document_external_id is None
+        ):
+            out.append(
+                DocumentRecord(
+                    external_id=rec.external_id,
+                    kind=DocumentKind.CODE,
+                    title=f"{rec.path_glob or rec.repo}: {rec.title}",
+                    body=rec.body,
+                    repo=rec.repo,
+                    path=rec.path_glob,
+                    service=rec.service,
+                    created_at=rec.created_at,
+                    meta={"line": rec.line, "wisdom": "danger_zone", "severity": str(rec.severity)},
+                )
+            )
+            rec.document_external_id = rec.external_id
+    return out
+
+
 class Ingestor:
     """Drives a connector: redacts, buffers to each Checkpoint, writes each batch atomically."""
 
@@ -137,6 +167,7 @@ class Ingestor:
         report: IngestReport,
     ) -> None:
         store = self.app.store
+        records = with_danger_documents(records)
         docs = [r for r in records if isinstance(r, DocumentRecord)]
         # History-only runs have no text: never open the vector store or load the model.
         batch = self.app.indexer.prepare(docs) if docs else None

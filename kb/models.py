@@ -534,6 +534,8 @@ class Question(Base):
     confidence: Mapped[float] = mapped_column(Float)
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     answered: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The services the question was about (named, or of the sources), for `kb gaps`.
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
     asker: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(200))
     surface: Mapped[str] = mapped_column(String(32), default="cli")

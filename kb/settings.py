@@ -56,7 +56,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         default=None, description="API key for the OpenAI-compatible endpoint."
     )
-    llm_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one LLM call.")
+    llm_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Timeout of one LLM call; on expiry the grounded answer is used.",
+    )
     slack_bot_token: SecretStr | None = Field(
         default=None, description="Slack bot token (xoxb-...) used by `kb bot` and live ingest."
     )

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from kb.models import Base
+from migrations.env_filters import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +27,7 @@ def _run(connection: object) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=True,  # SQLite needs batch mode to alter tables
         compare_type=True,
     )

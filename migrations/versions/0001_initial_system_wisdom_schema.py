@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 02:04:00.507150
+Create Date: 2026-11-22 02:59:35.601441
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("citations", sa.JSON(), nullable=False),
         sa.Column("answered", sa.Boolean(), nullable=False),
+        sa.Column("services", sa.JSON(), nullable=False),
         sa.Column("asker", sa.String(length=200), nullable=True),
         sa.Column("channel", sa.String(length=200), nullable=True),
         sa.Column("surface", sa.String(length=32), nullable=False),

@@ -1,0 +1,324 @@
+"""The answer service: grounded answers with citations, or an honest "I don't know"."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from kb.answers import Answer, Citation, Hit, Person
+from kb.models import WisdomKind
+from kb.retrieval import Intent, Retriever, _stem, read_intent, terms_of
+from kb.store import Store
+from kb.store import questions as qs
+from kb.store import search as sq
+
+if TYPE_CHECKING:
+    from kb.llm import LLMAnswerer
+
+log = logging.getLogger(__name__)
+
+# Below this confidence kb says it doesn't know (and records a knowledge gap).
+MIN_CONFIDENCE = 0.4
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_WATCH_KINDS = (WisdomKind.DANGER_ZONE, WisdomKind.KNOWN_ISSUE, WisdomKind.UNWRITTEN_RULE)
+
+
+def confidence_of(
+    hits: Sequence[Hit], terms: Sequence[str], frequencies: tuple[int, dict[str, int]]
+) -> float:
+    """How well the best sources answer, 0..1: semantic closeness and rare-word coverage.
+
+    Coverage weighs each question word by its rarity (IDF): a question whose distinctive
+    words ("tombstone", "GPU quota") appear in no source is one kb cannot answer, however
+    close its common words come.
+    """
+    if not hits or not terms:
+        return 0.0
+    total, df = frequencies
+    weights = {_stem(t): math.log((total + 1) / (df.get(t, 0) + 0.5)) for t in terms}
+    mass = sum(weights.values()) or 1.0
+    best_cov = 0.0
+    for hit in hits[:3]:
+        words = {_stem(w) for w in _TOKEN.findall((hit.title + " " + hit.text).lower())}
+        best_cov = max(best_cov, sum(w for t, w in weights.items() if t in words) / mass)
+    similarity = max(float(h.meta.get("similarity", 0.0)) for h in hits[:3])
+    semantic = min(max((similarity - 0.25) / 0.4, 0.0), 1.0)
+    return round(0.5 * semantic + 0.5 * best_cov, 4)
+
+
+class AnswerService:
+    """Answers questions from the stores; the CLI, bot, dashboard and MCP server share it."""
+
+    def __init__(
+        self,
+        store: Store,
+        retriever: Retriever,
+        llm: LLMAnswerer | None = None,
+        departed_after_days: int = 270,
+    ) -> None:
+        self.store = store
+        self.retriever = retriever
+        self.llm = llm
+        self.departed_after = timedelta(days=departed_after_days)
+
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        asker: str | None = None,
+        channel: str | None = None,
+        surface: str = "cli",
+        record: bool = True,
+    ) -> Answer:
+        """Answer a question with cited sources; records it (and any gap) unless told not to."""
+        question = question.strip()
+        terms = terms_of(question)
+        hits = self.retriever.search(question, k=max(k, 8)) if terms else []
+        intent = read_intent(question, self.retriever.services())
+        confidence = confidence_of(hits, terms, sq.term_frequencies(self.store, terms))
+        services = self._services(intent, hits)
+        if confidence < MIN_CONFIDENCE:
+            answer = self._dont_know(question, hits[:3], confidence, services)
+        else:
+            answer = self._grounded(question, hits[:k], confidence, intent, services)
+            if self.llm is not None:
+                self._rewrite_with_llm(answer, hits[:k])
+        answer.id = uuid.uuid4().hex[:12]
+        if record:
+            qs.record_question(
+                self.store,
+                answer.id,
+                {
+                    "question": question,
+                    "answer": answer.answer,
+                    "confidence": answer.confidence,
+                    "citations": [c.as_json() for c in answer.citations],
+                    "answered": answer.answered,
+                    "services": services,
+                    "asker": asker,
+                    "channel": channel,
+                    "surface": surface,
+                },
+            )
+        return answer
+
+    # -- composing -----------------------------------------------------------------------
+
+    def _services(self, intent: Intent, hits: Sequence[Hit]) -> list[str]:
+        if intent.services:
+            return list(intent.services)
+        known = set(self.retriever.services())
+        out: list[str] = []
+        for hit in hits[:3]:
+            name = hit.service or hit.repo
+            if name in known and name not in out:
+                out.append(name)
+        return out[:2]
+
+    def _dont_know(
+        self, question: str, closest: Sequence[Hit], confidence: float, services: list[str]
+    ) -> Answer:
+        lines = ["I don't know: nothing in the knowledge base answers this with confidence."]
+        if closest:
+            lines.append("The closest sources I found:")
+            lines.extend(f"- {h.title} [{i}]" for i, h in enumerate(closest, start=1))
+        lines.append(
+            'If you know the answer, teach it: kb remember "..."'
+            + (f" --service {services[0]}" if services else "")
+        )
+        return Answer(
+            question=question,
+            answer="\n".join(lines),
+            confidence=confidence,
+            citations=[
+                Citation.from_hit(h, i, role="closest") for i, h in enumerate(closest, start=1)
+            ],
+            answered=False,
+            services=services,
+        )
+
+    def _grounded(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        confidence: float,
+        intent: Intent,
+        services: list[str],
+    ) -> Answer:
+        ordered = self._decision_order(list(hits))
+        citations: list[Citation] = []
+        sentences: list[str] = []
+        for hit in ordered:
+            role = "context" if hit.status == "superseded" else "answer"
+            n = len(citations) + 1
+            citations.append(Citation.from_hit(hit, n, role=role))
+            if len(sentences) < 4 and hit.snippet:
+                sentences.append(self._sentence(hit, n))
+        self._cite_implementing_commits(ordered, citations)
+        people = self._people(intent, ordered, services)
+        parts: list[str] = []
+        if intent.who and people:
+            parts.append(self._who_line(people))
+        parts.append(" ".join(sentences))
+        watch = self._watch_out(services, question)
+        if watch:
+            parts.append("Watch out:\n" + "\n".join(f"- {w}" for w in watch))
+        if people and not intent.who:
+            parts.append("Ask: " + "; ".join(_person_text(p) for p in people))
+        return Answer(
+            question=question,
+            answer="\n\n".join(p for p in parts if p),
+            confidence=confidence,
+            citations=citations,
+            watch_out=watch,
+            ask=people,
+            services=services,
+        )
+
+    @staticmethod
+    def _decision_order(hits: list[Hit]) -> list[Hit]:
+        """A superseded decision goes after the decision that replaced it."""
+        by_ext = {h.external_id: h for h in hits}
+        ordered: list[Hit] = []
+        for hit in hits:
+            if hit.status == "superseded" and any(
+                hit.external_id in (other.meta.get("supersedes") or []) for other in hits
+            ):
+                continue  # placed right after its successor below
+            ordered.append(hit)
+            for old in hit.meta.get("supersedes") or []:
+                if old in by_ext and by_ext[old] not in ordered:
+                    ordered.append(by_ext[old])
+        ordered.extend(h for h in hits if h not in ordered)
+        return ordered
+
+    @staticmethod
+    def _sentence(hit: Hit, n: int) -> str:
+        snippet = hit.snippet.strip().replace("\n", " ")
+        if hit.kind == "note" and hit.author:
+            when = f" on {hit.created_at.date().isoformat()}" if hit.created_at else ""
+            return f"As {hit.author} explained{when}: {snippet} [{n}]"
+        if hit.status == "superseded":
+            return f"Earlier, {hit.title} (since superseded) said: {snippet} [{n}]"
+        if hit.kind == "adr":
+            return f"{hit.title}: {snippet} [{n}]"
+        return f"{snippet} [{n}]"
+
+    def _cite_implementing_commits(self, hits: Sequence[Hit], citations: list[Citation]) -> None:
+        """A decision's answer links the commits that implemented it, when they name it."""
+        for hit in hits[:2]:
+            number = hit.meta.get("number")
+            if hit.kind != "adr" or not isinstance(number, int) or hit.status == "superseded":
+                continue
+            needles = [f"ADR-{number:04d}", f"ADR-{number}", f"ADR {number}"]
+            cited = {c.commit for c in citations if c.commit}
+            for ext in sq.commits_mentioning(self.store, needles, limit=3):
+                ids = sq.documents_by_external_id(self.store, [ext])
+                firsts = sq.first_chunks(self.store, ids.values())
+                for src in sq.chunk_sources(self.store, firsts.values()).values():
+                    if not src.commit or src.commit in cited:
+                        continue
+                    citations.append(
+                        Citation(
+                            kind="commit", title=src.title, repo=src.repo, path=None,
+                            commit=src.commit, url=src.url, snippet=src.chunk_text[:240],
+                            score=0.0, number=len(citations) + 1, author=src.author,
+                            date=src.created_at.date().isoformat() if src.created_at else None,
+                            role="implementation",
+                        )
+                    )  # fmt: skip
+                    if src.commit:
+                        cited.add(src.commit)
+
+    def _watch_out(self, services: Sequence[str], question: str) -> list[str]:
+        if not services:
+            return []
+        items = sq.wisdom(self.store, services=services, kinds=_WATCH_KINDS)
+        wanted = {_stem(t) for t in terms_of(question)}
+        severity = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+
+        def rank(item: sq.WisdomItem) -> tuple[int, int]:
+            words = {_stem(w) for w in _TOKEN.findall((item.title + " " + item.body).lower())}
+            return (len(words & wanted), severity.get(item.severity, 0))
+
+        out: list[str] = []
+        for item in sorted(items, key=rank, reverse=True)[:3]:
+            where = ""
+            if item.path:
+                where = f" ({item.repo + ':' if item.repo else ''}{item.path}"
+                where += f":{item.line})" if item.line else ")"
+            label = item.kind.replace("_", " ")
+            out.append(f"{label}: {item.title}{where}")
+        return out
+
+    # -- people ---------------------------------------------------------------------------
+
+    def _people(self, intent: Intent, hits: Sequence[Hit], services: Sequence[str]) -> list[Person]:
+        """Who knows this area now, by authorship; people who left are marked."""
+        now = sq.latest_activity(self.store)
+        if now is None:
+            return []
+        paths = [h.path for h in hits[:3] if h.path and h.kind in ("code", "doc", "adr")]
+        repo = (hits[0].repo if hits else None) or (services[0] if services else None)
+        rows = sq.contributors(self.store, repo=repo, paths=paths) if paths else []
+        if not rows and repo:
+            rows = sq.contributors(self.store, repo=repo)
+        people: list[Person] = []
+        for c in rows:
+            if c.is_bot:
+                continue
+            left = self._departed(c, now)
+            since = c.last_commit.date().isoformat() if c.last_commit else "?"
+            what = f"{c.commits} commits to {'these files' if paths else repo}, last {since}"
+            people.append(Person(name=c.name, departed=left, reason=what))
+        active = [p for p in people if not p.departed][:3]
+        gone = [p for p in people if p.departed][:2]
+        return active + gone
+
+    def _departed(self, c: sq.Contributor, now: datetime) -> bool:
+        if c.left_at is not None:
+            return True
+        return c.last_activity is None or now - c.last_activity > self.departed_after
+
+    @staticmethod
+    def _who_line(people: Sequence[Person]) -> str:
+        active = [p for p in people if not p.departed]
+        gone = [p for p in people if p.departed]
+        text = ""
+        if active:
+            text = "Who knows this now: " + "; ".join(_person_text(p) for p in active) + "."
+        if gone:
+            text += (
+                " Also wrote it, but has left: " + "; ".join(_person_text(p) for p in gone) + "."
+            )
+        return text.strip()
+
+    # -- LLM --------------------------------------------------------------------------------
+
+    def _rewrite_with_llm(self, answer: Answer, hits: Sequence[Hit]) -> None:
+        """Let the configured LLM phrase the answer from the same sources; keep ours if not."""
+        assert self.llm is not None
+        numbered = self._decision_order(list(hits))
+        result = self.llm.answer(answer.question, numbered)
+        if result is None:
+            return
+        cited = set(result.cited)
+        extra = ""
+        if answer.watch_out:
+            extra += "\n\nWatch out:\n" + "\n".join(f"- {w}" for w in answer.watch_out)
+        if answer.ask:  # who to ask, and who has left, is ours to say, not the model's
+            extra += "\n\nAsk: " + "; ".join(_person_text(p) for p in answer.ask)
+        answer.answer = result.text + extra
+        answer.answerer = self.llm.name
+        for c in answer.citations:
+            if c.number not in cited and c.role == "answer":
+                c.role = "retrieved"
+
+
+def _person_text(p: Person) -> str:
+    return f"{p.name}{' (left)' if p.departed else ''} — {p.reason}"

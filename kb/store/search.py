@@ -1,0 +1,358 @@
+"""Read-side SQL of the assistant: full-text search, source details, wisdom, experts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, text
+
+from kb.models import (
+    Chunk,
+    Commit,
+    Document,
+    DocumentKind,
+    FileChange,
+    Person,
+    Repo,
+    Service,
+    WisdomEntry,
+    WisdomKind,
+    WisdomStatus,
+)
+from kb.store.store import Store
+
+# Must match revision 0002's index expression so PostgreSQL uses the GIN index.
+PG_TSVECTOR = "to_tsvector('english', coalesce(heading, '') || ' ' || text)"
+
+_WORD = re.compile(r"[A-Za-z0-9_]{2,}")
+
+
+@dataclass(frozen=True)
+class ChunkSource:
+    """A chunk with the document it belongs to (what a hit is built from)."""
+
+    chunk_id: str
+    chunk_text: str
+    heading: str | None
+    start_line: int | None
+    document_id: int
+    external_id: str
+    kind: str
+    title: str
+    repo: str | None
+    service: str | None
+    path: str | None
+    commit: str | None
+    url: str | None
+    author: str | None
+    created_at: datetime | None
+    status: str | None
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WisdomItem:
+    """A wisdom entry as the answer service shows it."""
+
+    id: int
+    external_id: str
+    kind: str
+    title: str
+    body: str
+    service: str | None
+    repo: str | None
+    path: str | None
+    line: int | None
+    severity: str
+    status: str
+    origin: str
+    said_by: str | None
+    created_at: datetime | None
+    document_external_id: str | None
+
+
+@dataclass(frozen=True)
+class Contributor:
+    """Someone's authorship of an area, for "who knows this now"."""
+
+    person_id: int
+    name: str
+    commits: int
+    last_commit: datetime | None
+    first_commit: datetime | None
+    last_activity: datetime | None
+    left_at: datetime | None
+    is_bot: bool
+
+
+def lexical_search(store: Store, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
+    """Chunks matching any of `terms` by full-text rank, best first: (chunk id, score)."""
+    words = [w for w in terms if _WORD.fullmatch(w)]
+    if not words:
+        return []
+    with store.transaction() as s:
+        if store.dialect == "sqlite":
+            query = " OR ".join(f'"{w}"' for w in words)
+            rows = s.execute(
+                text(
+                    "SELECT c.id, bm25(chunk_fts) AS rank FROM chunk_fts "
+                    "JOIN chunks c ON c.rowid = chunk_fts.rowid "
+                    "WHERE chunk_fts MATCH :q ORDER BY rank LIMIT :k"
+                ),
+                {"q": query, "k": k},
+            )
+            # bm25() is lower-is-better; negate so every score is higher-is-better.
+            return [(cid, -float(rank)) for cid, rank in rows]
+        query = " or ".join(words)
+        rows = s.execute(
+            text(
+                f"SELECT id, ts_rank_cd({PG_TSVECTOR}, q) AS rank "
+                f"FROM chunks, websearch_to_tsquery('english', :q) q "
+                f"WHERE {PG_TSVECTOR} @@ q ORDER BY rank DESC LIMIT :k"
+            ),
+            {"q": query, "k": k},
+        )
+        return [(cid, float(rank)) for cid, rank in rows]
+
+
+def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSource]:
+    """Chunks with their documents (ids the SQL store doesn't know are left out)."""
+    ids = list(dict.fromkeys(chunk_ids))
+    out: dict[str, ChunkSource] = {}
+    if not ids:
+        return out
+    with store.transaction() as s:
+        for start in range(0, len(ids), 500):
+            rows = s.execute(
+                select(Chunk, Document, Repo.name, Service.name, Person.display_name)
+                .join(Document, Chunk.document_id == Document.id)
+                .outerjoin(Repo, Document.repo_id == Repo.id)
+                .outerjoin(Service, Document.service_id == Service.id)
+                .outerjoin(Person, Document.author_person_id == Person.id)
+                .where(Chunk.id.in_(ids[start : start + 500]))
+            )
+            for chunk, doc, repo, service, author in rows.tuples():
+                out[chunk.id] = ChunkSource(
+                    chunk_id=chunk.id, chunk_text=chunk.text, heading=chunk.heading,
+                    start_line=chunk.start_line, document_id=doc.id,
+                    external_id=doc.external_id, kind=doc.kind.value, title=doc.title,
+                    repo=repo, service=service or _service_of_repo(repo), path=doc.path,
+                    commit=doc.commit_sha, url=doc.url, author=author or doc.author_name,
+                    created_at=doc.created_at, status=doc.status.value if doc.status else None,
+                    meta=dict(doc.meta or {}),
+                )  # fmt: skip
+    return out
+
+
+def _service_of_repo(repo: str | None) -> str | None:
+    return repo if repo and repo.endswith("-service") else None
+
+
+def service_names(store: Store) -> list[str]:
+    """Every known service name."""
+    with store.transaction() as s:
+        return sorted(s.scalars(select(Service.name)))
+
+
+def documents_by_external_id(store: Store, external_ids: Iterable[str]) -> dict[str, int]:
+    """Document ids of external ids (unknown ones left out)."""
+    ids = list(external_ids)
+    if not ids:
+        return {}
+    with store.transaction() as s:
+        rows = s.execute(
+            select(Document.external_id, Document.id).where(Document.external_id.in_(ids))
+        )
+        return dict(rows.tuples().all())
+
+
+def first_chunks(store: Store, document_ids: Iterable[int]) -> dict[int, str]:
+    """The first chunk id of each document (to cite a document found by structure)."""
+    ids = list(document_ids)
+    if not ids:
+        return {}
+    with store.transaction() as s:
+        rows = s.execute(
+            select(Chunk.document_id, Chunk.id)
+            .where(Chunk.document_id.in_(ids))
+            .order_by(Chunk.document_id, Chunk.ordinal)
+        )
+        out: dict[int, str] = {}
+        for doc_id, cid in rows.tuples():
+            out.setdefault(doc_id, cid)
+        return out
+
+
+def wisdom(
+    store: Store,
+    services: Sequence[str] = (),
+    kinds: Sequence[WisdomKind] = (),
+    active_only: bool = True,
+) -> list[WisdomItem]:
+    """Wisdom entries, optionally of some services and kinds."""
+    with store.transaction() as s:
+        q = (
+            select(WisdomEntry, Service.name, Repo.name, Person.display_name, Document.external_id)
+            .outerjoin(Service, WisdomEntry.service_id == Service.id)
+            .outerjoin(Repo, WisdomEntry.repo_id == Repo.id)
+            .outerjoin(Person, WisdomEntry.said_by_person_id == Person.id)
+            .outerjoin(Document, WisdomEntry.document_id == Document.id)
+        )
+        if services:
+            q = q.where((Service.name.in_(services)) | (Repo.name.in_(services)))
+        if kinds:
+            q = q.where(WisdomEntry.kind.in_(kinds))
+        if active_only:
+            q = q.where(WisdomEntry.status == WisdomStatus.ACTIVE)
+        return [
+            WisdomItem(
+                id=w.id,
+                external_id=w.external_id,
+                kind=w.kind.value,
+                title=w.title,
+                body=w.body,
+                service=svc or _service_of_repo(repo),
+                repo=repo,
+                path=w.path_glob,
+                line=w.line,
+                severity=w.severity.value,
+                status=w.status.value,
+                origin=w.origin.value,
+                said_by=who or w.said_by_name,
+                created_at=w.created_at,
+                document_external_id=doc,
+            )
+            for w, svc, repo, who, doc in s.execute(q.order_by(WisdomEntry.id)).tuples()
+        ]
+
+
+def successors(store: Store, document_external_ids: Iterable[str]) -> dict[str, str]:
+    """For superseded ADR documents, the document of the decision that replaced them."""
+    ids = list(document_external_ids)
+    if not ids:
+        return {}
+    with store.transaction() as s:
+        old = WisdomEntry.__table__.alias("old")
+        new = WisdomEntry.__table__.alias("new")
+        old_doc = Document.__table__.alias("old_doc")
+        new_doc = Document.__table__.alias("new_doc")
+        rows = s.execute(
+            select(old_doc.c.external_id, new_doc.c.external_id)
+            .select_from(old)
+            .join(new, old.c.superseded_by_id == new.c.id)
+            .join(old_doc, old.c.document_id == old_doc.c.id)
+            .join(new_doc, new.c.document_id == new_doc.c.id)
+            .where(old_doc.c.external_id.in_(ids))
+        )
+        return dict(rows.tuples().all())
+
+
+def contributors(
+    store: Store, repo: str | None = None, paths: Sequence[str] = (), since: datetime | None = None
+) -> list[Contributor]:
+    """People who changed a repo (or some of its paths), most commits first."""
+    with store.transaction() as s:
+        q = (
+            select(
+                Person.id,
+                Person.display_name,
+                func.count(func.distinct(Commit.id)),
+                func.max(Commit.authored_at),
+                func.min(Commit.authored_at),
+                Person.last_activity_at,
+                Person.left_at,
+                Person.is_bot,
+            )
+            .join(Commit, Commit.author_person_id == Person.id)
+            .join(Repo, Commit.repo_id == Repo.id)
+        )
+        if repo:
+            q = q.where(Repo.name == repo)
+        if paths:
+            q = q.join(FileChange, FileChange.commit_id == Commit.id).where(
+                FileChange.path.in_(list(paths))
+            )
+        if since:
+            q = q.where(Commit.authored_at >= since)
+        q = q.group_by(Person.id).order_by(func.count(func.distinct(Commit.id)).desc())
+        out = []
+        for pid, name, n, last, first, activity, left, bot in s.execute(q).tuples():
+            out.append(
+                Contributor(
+                    pid, name, int(n), _aware(last), _aware(first), activity, left, bool(bot)
+                )
+            )
+        return out
+
+
+def _aware(value: Any) -> datetime | None:
+    # Aggregates bypass the column type: SQLite hands back strings or naive datetimes.
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def latest_activity(store: Store) -> datetime | None:
+    """The newest activity of anyone: the knowledge base's "now" for who has left."""
+    with store.transaction() as s:
+        return _aware(s.scalar(select(func.max(Person.last_activity_at))))
+
+
+def paths_like(store: Store, fragment: str, limit: int = 50) -> list[tuple[str, str]]:
+    """(repo, path) of changed files whose path contains `fragment`."""
+    with store.transaction() as s:
+        rows = s.execute(
+            select(Repo.name, FileChange.path)
+            .join(Commit, FileChange.commit_id == Commit.id)
+            .join(Repo, Commit.repo_id == Repo.id)
+            .where(FileChange.path.contains(fragment, autoescape=True))
+            .distinct()
+            .limit(limit)
+        )
+        return list(rows.tuples())
+
+
+def commits_mentioning(store: Store, needles: Sequence[str], limit: int = 5) -> list[str]:
+    """External ids of commit documents whose message mentions any needle (e.g. ADR-0003)."""
+    if not needles:
+        return []
+    with store.transaction() as s:
+        q = (
+            select(Document.external_id)
+            .where(Document.kind == DocumentKind.COMMIT)
+            .where(or_(*[Document.body.contains(n, autoescape=True) for n in needles]))
+            .order_by(Document.created_at)
+            .limit(limit)
+        )
+        return list(s.scalars(q))
+
+
+def term_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+    """(number of chunks, chunks containing each term): how rare a question's words are."""
+    words = [w for w in terms if _WORD.fullmatch(w)]
+    with store.transaction() as s:
+        total = int(s.scalar(select(func.count()).select_from(Chunk)) or 0)
+        out: dict[str, int] = {}
+        for w in words:
+            if store.dialect == "sqlite":
+                n = s.scalar(
+                    text("SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH :q"), {"q": f'"{w}"'}
+                )
+            else:
+                n = s.scalar(
+                    text(
+                        f"SELECT count(*) FROM chunks "
+                        f"WHERE {PG_TSVECTOR} @@ plainto_tsquery('english', :q)"
+                    ),
+                    {"q": w},
+                )
+            out[w] = int(n or 0)
+        return total, out

@@ -1,0 +1,90 @@
+"""Taught knowledge: what a person tells kb, stored in their words, attributed and dated."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+from kb.connector import SourceConfig
+from kb.models import DocumentKind, Severity, WisdomKind, WisdomOrigin
+from kb.records import Checkpoint, DocumentRecord, PersonRecord, Record, WisdomRecord
+from kb.settings import Settings
+
+
+class TaughtNote:
+    """A one-shot source yielding a taught note: a wisdom entry and a searchable document.
+
+    It goes through the ingestion pipeline like any source, so it is redacted, embedded
+    and stored atomically.
+    """
+
+    kind: ClassVar[str] = "taught"
+
+    def __init__(
+        self,
+        text: str,
+        said_by: str | None,
+        when: datetime,
+        service: str | None = None,
+        wisdom_kind: WisdomKind = WisdomKind.UNWRITTEN_RULE,
+        severity: Severity = Severity.MEDIUM,
+    ) -> None:
+        self.text = text.strip()
+        self.said_by = said_by
+        self.when = when
+        self.service = service
+        self.wisdom_kind = wisdom_kind
+        self.severity = severity
+        digest = hashlib.sha256(
+            f"{self.text}\x00{said_by or ''}\x00{when.isoformat()}".encode()
+        ).hexdigest()[:16]
+        self.external_id = f"taught:{digest}"
+
+    def title(self) -> str:
+        """A short title: the note's first sentence or line."""
+        first = self.text.split("\n", 1)[0]
+        for stop in (". ", "; "):
+            if stop in first:
+                first = first.split(stop, 1)[0]
+        return first if len(first) <= 100 else first[:99].rstrip() + "…"
+
+    def load(self, cursor: dict[str, Any]) -> Iterator[Record]:
+        """Yield the teller, the note's document and its wisdom entry, then a checkpoint."""
+        if self.said_by:
+            email = self.said_by if "@" in self.said_by else None
+            yield PersonRecord(
+                name=None if email else self.said_by, emails=(email,) if email else ()
+            )
+        yield DocumentRecord(
+            external_id=self.external_id,
+            kind=DocumentKind.NOTE,
+            title=self.title(),
+            body=self.text,
+            service=self.service,
+            author_name=self.said_by if self.said_by and "@" not in self.said_by else None,
+            author_email=self.said_by if self.said_by and "@" in self.said_by else None,
+            created_at=self.when,
+            updated_at=self.when,
+            meta={"wisdom_kind": self.wisdom_kind.value, "said_by": self.said_by},
+        )
+        yield WisdomRecord(
+            external_id=self.external_id,
+            kind=self.wisdom_kind,
+            title=self.title(),
+            body=self.text,
+            origin=WisdomOrigin.TAUGHT,
+            service=self.service,
+            severity=self.severity,
+            document_external_id=self.external_id,
+            said_by_name=self.said_by if self.said_by and "@" not in self.said_by else None,
+            said_by_email=self.said_by if self.said_by and "@" in self.said_by else None,
+            created_at=self.when,
+        )
+        yield Checkpoint({"last": self.external_id})
+
+
+def taught_source(settings: Settings) -> SourceConfig:
+    """The source every taught note is stored under."""
+    return SourceConfig(kind="taught", name="taught", location=str(settings.home))
