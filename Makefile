@@ -27,6 +27,9 @@ demo: install
 	for repo in $(DEMO)/org/repos/*; do $(KB_DEMO) ingest git $$repo || exit 1; done
 	$(KB_DEMO) ingest slack-export $(DEMO)/org/slack-export.zip --name shopfast
 	$(KB_DEMO) status
+	$(KB_DEMO) ask "why is payment to order async?"
+	$(KB_DEMO) ask "what must I never touch in inventory?"
+	$(KB_DEMO) ask "who knows the user token code now?"
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Below this confidence kb says it doesn't know (and records a knowledge gap).
 MIN_CONFIDENCE = 0.4
+# A source is part of the answer only if it scores at least this share of the best one.
+RELATIVE_FLOOR = 0.5
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
 _WATCH_KINDS = (WisdomKind.DANGER_ZONE, WisdomKind.KNOWN_ISSUE, WisdomKind.UNWRITTEN_RULE)
 
@@ -150,7 +152,10 @@ class AnswerService:
         intent: Intent,
         services: list[str],
     ) -> Answer:
-        ordered = self._decision_order(list(hits))
+        # The reader at 3 AM reads the first sources: keep only those close to the best.
+        floor = RELATIVE_FLOOR * hits[0].score if hits else 0.0
+        kept = [h for h in hits if h.score >= floor or h.status == "superseded"]
+        ordered = self._decision_order(kept)
         citations: list[Citation] = []
         sentences: list[str] = []
         for hit in ordered:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.embeddings import CachedEmbedder, Embedder, SentenceTransformerEmbedder
@@ -59,7 +61,7 @@ class KB:
                 from kb.query_encoder import load_query_encoder
             except ImportError:  # pragma: no cover - module missing in a partial install
                 return self.base_embedder
-            onnx = load_query_encoder(self.settings.home / "models")
+            onnx = load_query_encoder(self.settings.models_path, self.settings.embedding_model_dir)
             if onnx is not None:
                 return onnx
         return self.base_embedder
@@ -155,10 +157,34 @@ class KB:
         return Indexer(self.store, self.vectors, self.embedder)
 
     def init(self) -> tuple[str | None, str]:
-        """Create or upgrade the schema and the vector collection."""
+        """Create or upgrade the schema and the vector collection; export the query encoder."""
         result = self.store.migrate()
         _ = self.vectors
+        self.ensure_query_encoder()
         return result
+
+    def ensure_query_encoder(self) -> Path | None:
+        """Export the ONNX query encoder if missing or stale (imports torch: seconds, once).
+
+        A cold `kb ask` then never imports torch. If the export fails, questions are
+        embedded by sentence-transformers instead: slower, same vectors.
+        """
+        if self._embedder is not None:  # a caller that brought its own embedder
+            return None
+        from kb.errors import ConfigError
+        from kb.query_encoder import ensure_query_encoder
+
+        try:
+            path = ensure_query_encoder(
+                self.settings.models_path, self.settings.embedding_model_dir
+            )
+        except ConfigError as exc:
+            logging.getLogger(__name__).warning("query encoder not exported: %s", exc)
+            return None
+        self.__dict__.pop("query_encoder", None)
+        self.__dict__.pop("retriever", None)
+        self.__dict__.pop("answers", None)
+        return path
 
     def close(self) -> None:
         """Release database connections."""

@@ -378,6 +378,8 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
         status.start()
     try:
         report = Ingestor(app, on_batch=on_batch).run(config)
+        if report.index.texts_embedded:
+            app.ensure_query_encoder()  # torch is loaded already: make later asks fast
     finally:
         if status is not None:
             status.stop()

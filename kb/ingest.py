@@ -12,6 +12,7 @@ from kb.indexing import IndexStats
 from kb.models import DocumentKind, SourceKind, WisdomKind
 from kb.records import (
     Checkpoint,
+    ChunkText,
     CodeOwnerRecord,
     CommitRecord,
     DependencyRecord,
@@ -111,6 +112,8 @@ def with_danger_documents(records: list[Record]) -> list[Record]:
                     service=rec.service,
                     created_at=rec.created_at,
                     meta={"line": rec.line, "wisdom": "danger_zone", "severity": str(rec.severity)},
+                    # One chunk whose heading (the path and title) is searchable too.
+                    chunks=[ChunkText(rec.body, heading=f"{rec.path_glob}: {rec.title}")],
                 )
             )
             rec.document_external_id = rec.external_id

@@ -16,6 +16,10 @@ from kb.vectors import VectorStore
 
 RRF_K = 60
 CANDIDATES = 60
+# Full text matches any question word; its ranking is noisier than the vector one.
+LEXICAL_WEIGHT = 0.7
+# A structural candidate counts as if it ranked 10th in one of the two lists.
+STRUCTURAL_SCORE = 1.0 / (RRF_K + 10)
 
 STOPWORDS = frozenset(
     (
@@ -186,6 +190,7 @@ class Intent:
     who: bool = False
     incident: bool = False
     howto: bool = False
+    history: bool = False
     now: bool = False
 
 
@@ -216,16 +221,22 @@ def read_intent(question: str, services: Sequence[str]) -> Intent:
     )  # fmt: skip
     intent.howto = bool(words & {"how", "run", "setup", "configure", "deploy", "start"})
     intent.now = bool(words & {"now", "currently", "today", "latest", "still"})
+    intent.history = bool(
+        words & {"when", "changed", "change", "revert", "reverted", "introduced", "added",
+                 "removed", "ago", "history", "commit", "shortened", "shorter", "longer",
+                 "renamed", "moved", "fixed", "undo", "undid", "rolled"}
+    )  # fmt: skip
     return intent
 
 
 # How much each kind of source is worth for each kind of question (1.0 = neutral).
 _KIND_PRIOR: dict[str, dict[str, float]] = {
     "why": {"adr": 1.45, "postmortem": 1.2, "commit": 1.15, "note": 1.3, "slack": 1.05},
-    "danger": {"code": 1.6, "note": 1.35, "adr": 1.1, "postmortem": 1.15},
+    "danger": {"code": 1.15, "note": 1.35, "adr": 1.1, "postmortem": 1.15},
     "incident": {"slack": 1.35, "postmortem": 1.45, "note": 1.1},
-    "who": {"code": 1.2, "commit": 1.2, "note": 1.1},
+    "who": {"code": 1.4, "commit": 1.05, "note": 1.1, "doc": 1.1},
     "howto": {"doc": 1.35, "contract": 1.2, "note": 1.15},
+    "history": {"commit": 1.5, "slack": 1.1},
 }
 
 
@@ -264,11 +275,15 @@ class Retriever:
         fused: dict[str, float] = {}
         similarity: dict[str, float] = {}
         for rank, (cid, _) in enumerate(lexical):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
         for rank, hit in enumerate(vector):
             fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
             similarity[hit.id] = hit.similarity
         lexical_ids = {cid for cid, _ in lexical}
+        # What kb knows structurally joins the candidates even when the words differ:
+        # the danger zones of a service asked about, its decisions for a "why".
+        for cid in self._structural_candidates(intent):
+            fused[cid] = max(fused.get(cid, 0.0), STRUCTURAL_SCORE)
         sources = sq.chunk_sources(self.store, fused)  # vector hits unknown to SQL drop out
 
         docs: dict[int, _DocScore] = {}
@@ -289,20 +304,28 @@ class Retriever:
 
         self._follow_supersession(docs, intent)
         ranked = sorted(docs.values(), key=lambda d: -d.score)[:k]
-        return [self._hit(d, terms) for d in ranked]
+        return [self._hit(d, terms, intent) for d in ranked]
+
+    def _structural_candidates(self, intent: Intent) -> list[str]:
+        docs: list[int] = []
+        if intent.danger:
+            docs += sq.service_documents(self.store, intent.services, ["code"], danger_only=True)
+        if intent.why:
+            docs += sq.service_documents(self.store, intent.services, ["adr"])
+        return list(sq.first_chunks(self.store, docs[:40]).values())
 
     def _prior(self, src: sq.ChunkSource, intent: Intent) -> float:
         factor = 1.0
         kind = src.kind
-        if kind == "code" and (src.meta.get("wisdom") == "danger_zone"):
-            kind_factor = 1.15 if intent.danger else 1.0
-            factor *= kind_factor
+        if intent.danger and src.meta.get("wisdom") == "danger_zone":
+            factor *= 1.5  # the comment that says DO NOT is the answer to "never touch"
         for name, active in (
             ("why", intent.why),
             ("danger", intent.danger),
             ("incident", intent.incident),
             ("who", intent.who),
             ("howto", intent.howto),
+            ("history", intent.history),
         ):
             if active:
                 factor *= _KIND_PRIOR[name].get(kind, 1.0)
@@ -310,11 +333,15 @@ class Retriever:
             mine = {s.lower() for s in intent.services}
             owner = (src.service or src.repo or "").lower()
             if owner in mine:
-                factor *= 1.4
+                factor *= 1.3
             elif _mentions(src, mine):
-                factor *= 1.15  # another service's source that is about this one (e.g. an ADR)
+                factor *= 1.2  # a source about this service held elsewhere (ADR, thread)
             elif owner:
                 factor *= 0.8
+        if intent.danger and any(c in src.chunk_text.lower() for c in _DANGER_CUES):
+            factor *= 1.2
+        if kind == "note":
+            factor *= 1.25  # told to kb by a person on purpose: rarely off-topic
         if src.status == "superseded":
             factor *= 0.55
         number = src.meta.get("number")
@@ -352,10 +379,15 @@ class Retriever:
             if doc_id in docs:
                 docs[doc_id].source.meta.setdefault("supersedes", []).append(old_ext)
 
-    def _hit(self, d: _DocScore, terms: Sequence[str]) -> Hit:
+    def _hit(self, d: _DocScore, terms: Sequence[str], intent: Intent) -> Hit:
         src = d.source
         texts = [c.chunk_text for _, c in d.chunks[:2]]
-        snippet = best_sentences(" \n\n".join(texts), terms)
+        cues: tuple[str, ...] = ()
+        if intent.why:
+            cues += _WHY_CUES
+        if intent.danger:
+            cues += _DANGER_CUES
+        snippet = best_sentences(" \n\n".join(texts), terms, cues)
         meta = dict(src.meta)
         meta.update(
             {"external_id": src.external_id, "similarity": round(d.similarity, 4),
@@ -387,16 +419,26 @@ def _mentions(src: sq.ChunkSource, services: set[str]) -> bool:
     return any(s in text or s.removesuffix("-service") in text for s in services)
 
 
-def best_sentences(text: str, terms: Sequence[str], limit: int = 320) -> str:
+# Words that mark the sentence answering a "why" or a "what must I not do" question.
+_WHY_CUES = ("because", "so that", "since", "to avoid", "after", "why", "instead", "caused")
+_DANGER_CUES = ("do not", "don't", "never", "warning", "careful", "must not", "breaks", "legacy")
+
+
+def best_sentences(
+    text: str, terms: Sequence[str], cues: Sequence[str] = (), limit: int = 320
+) -> str:
     """The sentences of `text` that best match the question's terms, in their order."""
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    sentences = [s.strip(" -*>\t") for s in _SENTENCE.split(text) if s and s.strip(" -*>\t")]
     if not sentences:
         return text[:limit]
     stems = {_stem(t) for t in terms}
 
     def score(sentence: str) -> float:
-        words = {_stem(w) for w in _TOKEN.findall(sentence.lower())}
-        hits = len(words & stems)
+        lower = sentence.lower()
+        words = {_stem(w) for w in _TOKEN.findall(lower)}
+        hits = len(words & stems) + 0.6 * sum(1 for c in cues if c in lower)
+        if lower.startswith("#") or len(sentence) < 25:
+            hits -= 0.5  # a bare heading or fragment says little on its own
         return hits + (0.1 if 30 <= len(sentence) <= 300 else 0.0)
 
     ranked = sorted(range(len(sentences)), key=lambda i: -score(sentences[i]))

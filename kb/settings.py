@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         return self.home / "chroma"
 
     @property
+    def models_path(self) -> Path:
+        """Derived model files (the ONNX query encoder) under KB_HOME."""
+        return self.home / "models"
+
+    @property
     def effective_database_url(self) -> str:
         """The database URL in force: KB_DATABASE_URL or the SQLite file under KB_HOME."""
         if self.database_url:

@@ -356,3 +356,24 @@ def term_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, dict[str,
                 )
             out[w] = int(n or 0)
         return total, out
+
+
+def service_documents(
+    store: Store, services: Sequence[str], kinds: Sequence[str], danger_only: bool = False
+) -> list[int]:
+    """Ids of documents of the given services (by service or repo) and kinds."""
+    if not services:
+        return []
+    with store.transaction() as s:
+        q = (
+            select(Document.id, Document.meta)
+            .outerjoin(Service, Document.service_id == Service.id)
+            .outerjoin(Repo, Document.repo_id == Repo.id)
+            .where(or_(Service.name.in_(list(services)), Repo.name.in_(list(services))))
+            .where(Document.kind.in_(list(kinds)))
+        )
+        return [
+            doc_id
+            for doc_id, meta in s.execute(q).tuples()
+            if not danger_only or (meta or {}).get("wisdom") == "danger_zone"
+        ]
