@@ -136,7 +136,10 @@ def _gold_errors(item: Any) -> list[str]:
 
 def load_questions(path: Path) -> tuple[dict[str, Any], list[Question]]:
     """The eval file's metadata and questions; raises EvalError if its schema is wrong."""
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EvalError(f"cannot read eval file {path}: {exc}") from exc
     errors = validate_eval_set(data)
     if errors:
         raise EvalError(f"{path}: " + "; ".join(errors[:10]))
@@ -657,7 +660,10 @@ def run(args: argparse.Namespace) -> Report:
     else:
         qpath = Path(args.questions) if args.questions else DEMO_QUESTIONS
         meta, questions = load_questions(qpath)
-        notes = load_notes(qpath.parent / meta.get("notes", "demo_notes.json"))
+        notes_path = qpath.parent / meta.get("notes", "demo_notes.json")
+        if not notes_path.exists():
+            raise EvalError(f"taught notes {notes_path} not found (key 'notes' of {qpath})")
+        notes = load_notes(notes_path)
         org = _demo_org(Path(args.org).resolve() if args.org else None)
         manifest = json.loads((org / "manifest.json").read_text())
         repos = {n: org / r["path"] for n, r in sorted(manifest["repos"].items())}

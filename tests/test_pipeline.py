@@ -177,10 +177,11 @@ def test_document_set_removes_deleted_files_documents_wisdom_and_vectors(kb_app:
         Checkpoint({"n": 1}),
     ]
     Ingestor(kb_app).run(_config(), connector=ScriptedConnector(first))
-    assert kb_app.vectors.count() == 1
+    # The module header and the danger zone (which gets a searchable document of its own).
+    assert kb_app.vectors.count() == 2
     deleted: list[Record] = [DocumentSet(prefix, frozenset()), Checkpoint({"n": 2})]
     report = Ingestor(kb_app).run(_config(), connector=ScriptedConnector(deleted))
-    assert report.index.documents_deleted == 1
+    assert report.index.documents_deleted == 2
     assert kb_app.store.counts()["documents"] == 0
     assert kb_app.store.counts()["wisdom_entries"] == 0
     assert kb_app.vectors.count() == 0
