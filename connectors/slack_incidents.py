@@ -24,7 +24,7 @@ from connectors.slack_common import (
     sightings,
     ts_key,
 )
-from kb.models import Severity, WisdomKind, WisdomOrigin
+from kb.models import SEVERITY_BY_LEVEL, Severity, WisdomKind, WisdomOrigin
 from kb.records import IncidentRecord, Record, WisdomRecord
 
 _PER_INCIDENT_CHANNEL = re.compile(r"^(?:incident|inc)[-_].", re.I)
@@ -70,14 +70,6 @@ _ALERT_WORDS = re.compile(
     r"latency|5\d\d|paged?|firing|sev[-_ ]?\d|P[0-4])\b",
     re.I,
 )
-_SEVERITY_BY_LEVEL = {
-    0: Severity.CRITICAL,
-    1: Severity.CRITICAL,
-    2: Severity.HIGH,
-    3: Severity.MEDIUM,
-    4: Severity.LOW,
-    5: Severity.LOW,
-}
 _RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
@@ -122,7 +114,7 @@ def severity_of(texts: Iterable[str]) -> Severity | None:
         levels = [int(m.group(1)) for m in _SEVERITY.finditer(text)]
         levels += [int(m.group(1)) for m in _PRIORITY.finditer(text)]
         for level in levels:
-            severity = _SEVERITY_BY_LEVEL[level]
+            severity = SEVERITY_BY_LEVEL[level]
             if found is None or _RANK[severity] > _RANK[found]:
                 found = severity
     return found

@@ -162,6 +162,18 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
+# SEV0/SEV1 (or P0/P1) are critical, SEV2 high, SEV3 medium, SEV4/5 low: one scale for
+# postmortems and incident channels, so the two sources of one incident agree.
+SEVERITY_BY_LEVEL: dict[int, Severity] = {
+    0: Severity.CRITICAL,
+    1: Severity.CRITICAL,
+    2: Severity.HIGH,
+    3: Severity.MEDIUM,
+    4: Severity.LOW,
+    5: Severity.LOW,
+}
+
+
 class Feedback(enum.StrEnum):
     UP = "up"
     DOWN = "down"

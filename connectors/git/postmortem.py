@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kb.models import DocumentKind, Severity, WisdomKind
+from kb.models import SEVERITY_BY_LEVEL, DocumentKind, Severity, WisdomKind
 from kb.records import DocumentRecord, IncidentRecord, Record, WisdomRecord
 
 # The key the Slack connector uses too, so a channel and its postmortem merge: INC-2024-03.
@@ -28,15 +28,6 @@ _SEV_WORDS = {
     "moderate": Severity.MEDIUM,
     "minor": Severity.LOW,
     "low": Severity.LOW,
-}
-# Same mapping as the Slack connector: SEV0/SEV1 critical, SEV2 high, SEV3 medium, else low.
-_SEV_LEVELS = {
-    0: Severity.CRITICAL,
-    1: Severity.CRITICAL,
-    2: Severity.HIGH,
-    3: Severity.MEDIUM,
-    4: Severity.LOW,
-    5: Severity.LOW,
 }
 _SERVICE_WORD = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*-service)\b")
 _DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -175,12 +166,12 @@ def _severity(title: str, meta: dict[str, str], text: str) -> Severity | None:
     for source in (declared, title):
         m = _SEV.search(source) or _PRIORITY.search(source)
         if m:
-            return _SEV_LEVELS[int(m.group(1))]
+            return SEVERITY_BY_LEVEL[int(m.group(1))]
         word = source.strip().lower().split(" ", 1)[0] if source.strip() else ""
         if word in _SEV_WORDS:
             return _SEV_WORDS[word]
     levels = [int(m.group(1)) for m in _SEV.finditer(text)]
-    return _SEV_LEVELS[min(levels)] if levels else None
+    return SEVERITY_BY_LEVEL[min(levels)] if levels else None
 
 
 def _doc_date(meta: dict[str, str], title: str, text: str) -> date | None:
