@@ -1,4 +1,5 @@
 # Set-up is part of the product: `make demo` and `make test` work on a fresh machine.
+# The LLM extras are installed too: their tests run against local fake servers.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,7 +14,7 @@ DEMO   ?= demo-out
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIPC) torch==2.13.0
-	$(PIPC) -e '.[dev,postgres]'
+	$(PIPC) -e '.[dev,postgres,openai,ollama]'
 	touch $(STAMP)
 
 install: $(STAMP)
