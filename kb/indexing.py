@@ -6,12 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.chunking import chunk_markdown
 from kb.embeddings import CachedEmbedder, content_hash
-from kb.models import Document
 from kb.records import ChunkText, DocumentRecord
 from kb.store import Store, chunk_id
 from kb.vectors import VectorStore
@@ -90,7 +88,7 @@ class Indexer:
         Runs outside any SQL transaction (embedding is slow; the cache writes its own rows).
         """
         batch = PreparedBatch()
-        known = self._stored_hashes([r.external_id for r in records])
+        known = self.store.content_hashes([r.external_id for r in records])
         latest: dict[str, DocumentRecord] = {r.external_id: r for r in records}
         for record in latest.values():
             if known.get(record.external_id) == content_hash(record.body):
@@ -125,19 +123,6 @@ class Indexer:
             self.vectors.delete(batch.stale)
             batch.stats.chunks_deleted += len(batch.stale)
             batch.stale.clear()
-
-    def _stored_hashes(self, external_ids: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        with self.store.transaction() as s:
-            for start in range(0, len(external_ids), 500):
-                batch = external_ids[start : start + 500]
-                rows = s.execute(
-                    select(Document.external_id, Document.content_hash).where(
-                        Document.external_id.in_(batch)
-                    )
-                )
-                out.update({e: h for e, h in rows})
-        return out
 
     def _upsert_vectors(self, prepared: list[_Prepared], stats: IndexStats) -> None:
         ids: list[str] = []

@@ -237,6 +237,20 @@ class Store:
         if doc is not None:
             doc.author_person_id = person_id
 
+    def content_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
+        """Stored content hash of each known document (to skip unchanged text)."""
+        out: dict[str, str] = {}
+        with self.transaction() as s:
+            for start in range(0, len(external_ids), 500):
+                batch = list(external_ids[start : start + 500])
+                rows = s.execute(
+                    select(Document.external_id, Document.content_hash).where(
+                        Document.external_id.in_(batch)
+                    )
+                )
+                out.update(dict(rows.tuples().all()))
+        return out
+
     def document_external_ids(self, source_id: int, prefix: str = "") -> set[str]:
         """External ids of a source's documents (optionally under an id prefix)."""
         with self.transaction() as s:
