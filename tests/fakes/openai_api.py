@@ -10,13 +10,14 @@ stops itself after `lifetime_s`.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from fakes.server import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class RecordedRequest:
         return "\n".join(str(m.get("content", "")) for m in messages)
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """A fake OpenAI-compatible server; `url` + "/v1" goes to KB_LLM_BASE_URL."""
 
     routes: ClassVar[dict[tuple[str, str], str]] = {
@@ -54,47 +55,12 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._replies: deque[str] = deque()
         self._failures: deque[int] = deque()  # HTTP status per failing call; 0 = hang
-        self._lock = threading.Lock()
-        # Set on stop: a hanging handler wakes up so shutdown never waits for it.
-        self._released = threading.Event()
-        handler = type("Handler", (_Handler,), {"api": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False  # stop() never waits for a hung handler
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._watchdog = threading.Timer(lifetime_s, self.stop)
-        self._watchdog.daemon = True
-        self._stopped = False
+        super().__init__(type("Handler", (_Handler,), {"api": self}), lifetime_s)
 
     @property
     def url(self) -> str:
         """The server root, e.g. http://127.0.0.1:54321 (no trailing slash)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> Self:
-        """Start serving in a background thread."""
-        self._thread.start()
-        self._watchdog.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port (idempotent)."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        self._released.set()
-        self._watchdog.cancel()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}"
 
     def reply(self, *texts: str) -> None:
         """Queue the texts the next chat calls answer with (then `default_reply`)."""

@@ -9,14 +9,15 @@ HTTP 429 + Retry-After. Use it as a context manager; it also stops itself after 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
+
+from fakes.server import LoopbackServer
 
 TOKEN = "xoxb-fake-0000-token"
 
@@ -166,52 +167,20 @@ def _in_range(ts: str, params: dict[str, str]) -> bool:
     return True
 
 
-class FakeSlackAPI:
+class FakeSlackAPI(LoopbackServer):
     """A fake Slack Web API server on 127.0.0.1; `base_url` goes to KB_SLACK_API_URL."""
 
     def __init__(self, workspace: FakeWorkspace, token: str = TOKEN, lifetime_s: float = 60.0):
         self.workspace = workspace
         self.token = token
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
         self._rate_limits: dict[str, tuple[int, int]] = {}
-        handler = type("Handler", (_Handler,), {"api": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        # Stops by itself even if a test forgets to: no stray server outlives the session.
-        self._watchdog = threading.Timer(lifetime_s, self.stop)
-        self._watchdog.daemon = True
-        self._stopped = False
+        super().__init__(type("Handler", (_Handler,), {"api": self}), lifetime_s)
 
     @property
     def base_url(self) -> str:
         """The API root, e.g. http://127.0.0.1:54321/api/."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-
-    def start(self) -> FakeSlackAPI:
-        """Start serving in a background thread."""
-        self._thread.start()
-        self._watchdog.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port (idempotent)."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        self._watchdog.cancel()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeSlackAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}/api/"
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and `Retry-After: retry_after`."""
