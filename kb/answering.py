@@ -80,8 +80,8 @@ class AnswerService:
         """Answer a question with cited sources; records it (and any gap) unless told not to."""
         question = question.strip()
         terms = terms_of(question)
-        hits = self.retriever.search(question, k=max(k, 8)) if terms else []
         intent = read_intent(question, self.retriever.services())
+        hits = self.retriever.search(question, k=max(k, 8), intent=intent) if terms else []
         confidence = confidence_of(hits, terms, sq.term_frequencies(self.store, terms))
         services = self._services(intent, hits)
         if confidence < MIN_CONFIDENCE:

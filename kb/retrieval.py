@@ -264,9 +264,9 @@ class Retriever:
             self._services = sq.service_names(self.store)
         return self._services
 
-    def search(self, question: str, k: int = 8) -> list[Hit]:
+    def search(self, question: str, k: int = 8, intent: Intent | None = None) -> list[Hit]:
         """The k best sources for a question, re-ranked by what the question names."""
-        intent = read_intent(question, self.services())
+        intent = intent or read_intent(question, self.services())
         terms = terms_of(question)
         lexical = sq.lexical_search(self.store, terms, CANDIDATES)
         query = self.encoder.embed([question])[0]

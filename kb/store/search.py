@@ -306,20 +306,6 @@ def latest_activity(store: Store) -> datetime | None:
         return _aware(s.scalar(select(func.max(Person.last_activity_at))))
 
 
-def paths_like(store: Store, fragment: str, limit: int = 50) -> list[tuple[str, str]]:
-    """(repo, path) of changed files whose path contains `fragment`."""
-    with store.transaction() as s:
-        rows = s.execute(
-            select(Repo.name, FileChange.path)
-            .join(Commit, FileChange.commit_id == Commit.id)
-            .join(Repo, Commit.repo_id == Repo.id)
-            .where(FileChange.path.contains(fragment, autoescape=True))
-            .distinct()
-            .limit(limit)
-        )
-        return list(rows.tuples())
-
-
 def commits_mentioning(store: Store, needles: Sequence[str], limit: int = 5) -> list[str]:
     """External ids of commit documents whose message mentions any needle (e.g. ADR-0003)."""
     if not needles:

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -126,16 +125,6 @@ class Store:
     # -- repos and services ---------------------------------------------------------------
 
     @staticmethod
-    def ensure_repo(session: Session, name: str, location: str, source_id: int | None) -> int:
-        """Id of the repo named `name`, created on first use."""
-        repo = session.scalar(select(Repo).where(Repo.name == name))
-        if repo is None:
-            repo = Repo(name=name, location=location, source_id=source_id)
-            session.add(repo)
-            session.flush()
-        return repo.id
-
-    @staticmethod
     def _repo_id(session: Session, name: str | None) -> int | None:
         if not name:
             return None
@@ -251,14 +240,6 @@ class Store:
                 out.update(dict(rows.tuples().all()))
         return out
 
-    def document_external_ids(self, source_id: int, prefix: str = "") -> set[str]:
-        """External ids of a source's documents (optionally under an id prefix)."""
-        with self.transaction() as s:
-            q = select(Document.external_id).where(Document.source_id == source_id)
-            if prefix:
-                q = q.where(Document.external_id.startswith(prefix, autoescape=True))
-            return set(s.scalars(q))
-
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
         """Stored chunks for vector-store ids (ids the SQL store doesn't know are left out)."""
         if not ids:
@@ -328,9 +309,3 @@ class Store:
             for table in Base.metadata.sorted_tables:
                 out[table.name] = int(s.scalar(select(func.count()).select_from(table)) or 0)
         return out
-
-    def last_synced(self) -> list[tuple[str, str, datetime | None]]:
-        """(kind, name, last synced) of every source."""
-        with self.transaction() as s:
-            rows = s.execute(select(Source.kind, Source.name, Source.last_synced_at))
-            return [(str(k), n, t) for k, n, t in rows]
