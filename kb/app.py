@@ -15,6 +15,7 @@ from kb.store import Store
 from kb.vectors import VectorStore
 
 if TYPE_CHECKING:
+    from kb.analysis.busfactor import BusFactorService
     from kb.answering import AnswerService
     from kb.answers import Answer
     from kb.ingest import IngestReport
@@ -85,6 +86,13 @@ class KB:
             llm=build_llm_answerer(self.settings),
             departed_after_days=self.settings.departed_after_days,
         )
+
+    @cached_property
+    def busfactor(self) -> BusFactorService:
+        """Truck factors, who alone knows what, leaver simulation (from stored history)."""
+        from kb.analysis.busfactor import BusFactorService
+
+        return BusFactorService(self.store, departed_after_days=self.settings.departed_after_days)
 
     def ask(
         self,

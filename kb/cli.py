@@ -503,6 +503,103 @@ def ingest_slack(ctx: click.Context, channels: tuple[str, ...], name: str,
     _ingest(ctx, "slack", name, location, options, as_json)
 
 
+@cli.command("bus-factor")
+@example(
+    "kb bus-factor",
+    'kb bus-factor --without "Alex Morgan" --json',
+    "kb bus-factor --repo payment-service --algorithm avelino2016 --json",
+    "kb bus-factor --markdown demo-out/bus-factor.md",
+)
+@click.option("--repo", help="Only this repository.")
+@click.option("--service", help="Only this service (its files in its repository).")
+@click.option(
+    "--algorithm",
+    type=click.Choice(["default", "avelino2016"]),
+    default="default",
+    show_default=True,
+    help="default: bots/vendored out, co-authors in, departed people gone; "
+    "avelino2016: the published algorithm exactly, as its reference tool runs it.",
+)
+@click.option(
+    "--without",
+    "without",
+    metavar="PERSON[,PERSON…]",
+    help="Leaver simulation: what no one left would know if these people went.",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Directory levels to report a truck factor for.",
+)
+@click.option(
+    "--markdown",
+    "markdown",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as markdown to this file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_context
+def bus_factor(ctx: click.Context, repo: str | None, service: str | None, algorithm: str,
+               without: str | None, depth: int, markdown: Path | None,
+               as_json: bool) -> None:  # fmt: skip
+    """Truck factor per repo, service and directory: who alone knows what, what a leaver takes."""
+    app = _kb(ctx)
+    _require_kb(app)
+    leavers = [p.strip() for p in (without or "").split(",") if p.strip()]
+    report = app.busfactor.report(
+        algorithm=algorithm, repo=repo, service=service, without=leavers, depth=depth
+    )
+    if markdown is not None:
+        from kb.analysis.report import busfactor_markdown
+
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(busfactor_markdown(report), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        return
+    data = report.as_json()
+    if not data["repos"]:
+        out.print("No repository in kb yet: run `kb ingest git PATH` first.")
+        return
+    title = f"Truck factor ({algorithm}"
+    title += f", as of {data['as_of'][:10]})" if data["as_of"] else ")"
+    table = Table("scope", "truck factor", "who", "files", "orphaned", title=title)
+    for kind, rows in (("repo", data["repos"]), ("service", data["services"])):
+        for row in rows:
+            table.add_row(
+                f"{kind} {row['name']}",
+                str(row["truck_factor"]),
+                ", ".join(row["truck_factor_authors"]) or "—",
+                str(row["files_analyzed"]),
+                str(row["orphaned_files"]),
+            )
+    out.print(table)
+    risky = [p for p in data["people"] if p["sole_author_files"] and not p["departed"]][:8]
+    if risky:
+        out.print("\n[bold]Only they know[/] (files with no other author still here)")
+        for p in risky:
+            critical = ", ".join(p["truck_factor_of"]) or "—"
+            out.print(f"  {p['name']}: {p['sole_author_files']} files · critical to {critical}")
+    if "without" in data:
+        sim = data["without"]
+        out.print(f"\n[bold]If {', '.join(sim['people'])} left[/]")
+        out.print(
+            f"  files no one would know: {sim['files_lost']} of {sim['files_known_now']} "
+            f"({sim['share_files_lost']:.0%})"
+        )
+        out.print(
+            f"  services that become unknowable: {len(sim['services_unknowable'])} of "
+            f"{sim['services_known_now']} ({sim['share_services_unknowable']:.0%})"
+            + (f": {', '.join(sim['services_unknowable'])}" if sim["services_unknowable"] else "")
+        )
+        out.print(
+            f"  directories that become unknowable: {len(sim['directories_unknowable'])} of "
+            f"{sim['directories_known_now']} ({sim['share_directories_unknowable']:.0%})"
+        )
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})

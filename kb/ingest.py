@@ -24,6 +24,7 @@ from kb.records import (
     PersonRecord,
     Record,
     RepoRecord,
+    RepoTreeRecord,
     ServiceRecord,
     Skipped,
     WisdomRecord,
@@ -185,6 +186,7 @@ class Ingestor:
             # documents) is written first.
             first: list[_Step] = [
                 (RepoRecord, w.repo, None),
+                (RepoTreeRecord, w.repo_tree, None),
                 (PersonRecord, w.person, "people_seen"),
                 (ServiceRecord, w.service, "services"),
             ]

@@ -433,6 +433,20 @@ class FileChange(Base):
     commit: Mapped[Commit] = relationship(back_populates="changes")
 
 
+class RepoFile(Base):
+    """A file of a repository at its ingested HEAD, and why analyses leave it out (if they do)."""
+
+    __tablename__ = "repo_files"
+
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    # vendored | lock file | generated | binary: someone else's or nobody's knowledge.
+    excluded: Mapped[str | None] = mapped_column(String(40))
+
+
 class FileAuthorship(Base):
     """Degree-of-authorship facts of one person on one file (Fritz et al.; Avelino et al.)."""
 

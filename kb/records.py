@@ -82,6 +82,25 @@ class RepoRecord:
 
 
 @dataclass(frozen=True)
+class TreeFile:
+    """One file of a repository's HEAD tree."""
+
+    path: str
+    size: int | None = None
+    # Why knowledge analyses leave it out: vendored | lock file | generated | binary.
+    excluded: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoTreeRecord:
+    """The complete file list of a repository at `head` (replaces the previous one)."""
+
+    repo: str
+    head: str
+    files: tuple[TreeFile, ...]
+
+
+@dataclass(frozen=True)
 class PersonRecord:
     """Someone seen by a source, by any of their identities; merged with known people."""
 
@@ -244,6 +263,7 @@ Record = (
     DocumentRecord
     | DocumentSet
     | RepoRecord
+    | RepoTreeRecord
     | PersonRecord
     | CommitRecord
     | ServiceRecord

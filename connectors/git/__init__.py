@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.git.content import load_content
+from connectors.git.files import head_tree
 from connectors.git.history import load_history
 from kb.connector import SourceConfig
 from kb.errors import SourceError
-from kb.records import Checkpoint, Record, RepoRecord
+from kb.records import Checkpoint, Record, RepoRecord, RepoTreeRecord
 from kb.settings import Settings
 
 
@@ -32,8 +33,9 @@ def git(repo: Path, *args: str) -> str:
 class GitConnector:
     """Ingests a local git repository: commits and changes first, then text at HEAD.
 
-    Cursor: {"last_commit": sha of the newest commit ingested, "content_head": HEAD whose
-    content was last ingested, "files": {path: blob sha} of the files read at that HEAD}.
+    Cursor: {"last_commit": sha of the newest commit ingested, "tree_head": HEAD whose file
+    list was last stored, "content_head": HEAD whose content was last ingested, "files":
+    {path: blob sha} of the files read at that HEAD}.
     """
 
     kind: ClassVar[str] = "git"
@@ -92,6 +94,11 @@ class GitConnector:
                 yield Checkpoint(dict(state))
             else:
                 yield record
+        if state.get("tree_head") != head:
+            # The file list at HEAD, in both modes: knowledge-risk analyses need it.
+            yield RepoTreeRecord(repo=repo, head=head, files=head_tree(self.path, head))
+            state["tree_head"] = head
+            yield Checkpoint(dict(state))
         if self.history_only:
             return
         for record in load_content(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kb.errors import SourceError
+from kb.records import TreeFile
 
 SYMLINK_MODE = "120000"
 SUBMODULE_MODE = "160000"
@@ -240,6 +241,14 @@ def skip_reason_by_path(
     path: str, size: int | None, max_file_bytes: int, rules: list[AttributeRule]
 ) -> str | None:
     """Why a file is skipped before reading it (vendored, lock file, ...), or None."""
+    reason = exclusion_reason(path, rules)
+    if reason is None and size is not None and size > max_file_bytes:
+        return "too large"
+    return reason
+
+
+def exclusion_reason(path: str, rules: list[AttributeRule]) -> str | None:
+    """vendored | lock file | generated | binary: a file that holds no team knowledge."""
     p = PurePosixPath(path)
     vendored, generated = attribute_flags(rules, path)
     if vendored or any(part in VENDORED_DIRS for part in p.parts[:-1]):
@@ -250,8 +259,6 @@ def skip_reason_by_path(
         return "generated"
     if p.suffix.lower().lstrip(".") in BINARY_EXTENSIONS:
         return "binary"
-    if size is not None and size > max_file_bytes:
-        return "too large"
     return None
 
 
@@ -276,3 +283,24 @@ def decode_text(data: bytes) -> tuple[str | None, str | None]:
             None,
             f"not UTF-8 text (invalid byte 0x{data[offset]:02x} at offset {offset}); skipped",
         )
+
+
+def head_tree(repo_path: Path, head: str) -> tuple[TreeFile, ...]:
+    """Every tracked file at `head`, with why knowledge analyses leave it out (if they do).
+
+    The list is what `git ls-files` gives on a clean checkout; submodules count as vendored.
+    """
+    entries = list_tree(repo_path, head)
+    rules: list[AttributeRule] = []
+    attributes = next((e for e in entries if e.path == ".gitattributes"), None)
+    if attributes is not None and attributes.kind == "blob":
+        with BlobReader(repo_path) as reader:
+            rules = parse_gitattributes(reader.read(attributes.sha).decode("utf-8", "replace"))
+    return tuple(
+        TreeFile(
+            path=e.path,
+            size=e.size,
+            excluded="vendored" if e.mode == SUBMODULE_MODE else exclusion_reason(e.path, rules),
+        )
+        for e in entries
+    )

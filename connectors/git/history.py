@@ -100,6 +100,10 @@ def git_log_command(repo_path: Path, rev_range: str) -> list[str]:
         "git",
         "-C",
         str(repo_path),
+        # Find renames in commits of any size, as the truck-factor reference tool does
+        # (git's default limit turns a large move into deletes and adds).
+        "-c",
+        "diff.renameLimit=999999",
         "log",
         # Parents before children, oldest first: a checkpoint at sha X then means every
         # ancestor of X is stored, which is what `X..HEAD` on the next run assumes.

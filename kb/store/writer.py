@@ -25,6 +25,7 @@ from kb.models import (
     IncidentService,
     Person,
     Repo,
+    RepoFile,
     Service,
     ServiceDependency,
     ServiceEvent,
@@ -40,6 +41,7 @@ from kb.records import (
     IncidentRecord,
     PersonRecord,
     RepoRecord,
+    RepoTreeRecord,
     ServiceRecord,
     WisdomRecord,
 )
@@ -276,6 +278,19 @@ class RecordWriter:
         self.s.flush()
         self._repos[rec.name] = repo.id
         return repo.id
+
+    def repo_tree(self, rec: RepoTreeRecord) -> None:
+        """Replace a repo's file list with the one at `rec.head`."""
+        rid = self.repo_id(rec.repo)
+        if rid is None:
+            raise LookupError(f"tree of unknown repo {rec.repo!r}: yield a RepoRecord first")
+        self.s.execute(delete(RepoFile).where(RepoFile.repo_id == rid))
+        rows = [
+            {"repo_id": rid, "path": f.path, "size": f.size, "excluded": f.excluded}
+            for f in rec.files
+        ]
+        if rows:
+            self.s.connection().execute(insert(cast(Table, RepoFile.__table__)), rows)
 
     def service(self, rec: ServiceRecord) -> int:
         """Upsert a service by name; known fields are never blanked by a record lacking them."""

@@ -1,0 +1,1 @@
+"""Analyses over stored facts: knowledge risk (bus factor, experts, hotspots, staleness)."""

@@ -1,0 +1,499 @@
+"""Knowledge risk from stored history: truck factors, who alone knows what, leaver simulation.
+
+Two modes over the same stored commits:
+
+- ``avelino2016`` reproduces the reference tool (aserg-ufmg/Truck-Factor) without its
+  language filter: every tracked file with history, identities merged only by upper-cased
+  email or upper-cased accent-stripped name, bots counted, nobody departed, and the tool's
+  pruning of TF members who author under 10% of what its top member authors;
+- ``default`` is what a team should look at: people as kb knows them (mailmap, every
+  source's identities), `Co-authored-by:` credited, bots and AI agents left out (with the
+  files only they touched), vendored/generated/lock/binary files left out, and people with
+  no activity for `departed_after_days` counted as departed — their knowledge is gone
+  already, so their files start out orphaned.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+from kb.analysis.authorship import AuthorshipMap, Change, authorship_map, truck_factor
+from kb.errors import NotFoundError
+from kb.store import history as sh
+from kb.store.search import latest_activity
+from kb.store.store import Store
+from kb.store.writer import normalise_email, normalise_name
+
+ALGORITHMS = ("default", "avelino2016")
+
+
+def java_fold(text: str) -> str:
+    """The reference tool's identity key: accents stripped, ';' -> '&', upper-cased."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = stripped.replace("\u0141", "L").replace("\u0142", "l")  # what NFD leaves
+    return stripped.replace(";", "&").upper()
+
+
+@dataclass
+class Developer:
+    """Someone whose changes count, as one analysis mode sees them."""
+
+    key: str
+    name: str
+    emails: set[str] = field(default_factory=set)
+    person_id: int | None = None
+    departed: bool = False
+    last_activity: datetime | None = None
+
+
+@dataclass
+class Scope:
+    """A repo, a service or a directory, and how much of it is still known."""
+
+    kind: str  # repo | service | directory
+    name: str
+    repo: str
+    paths: list[str]
+    truck_factor: int = 0
+    authors: list[str] = field(default_factory=list)  # developer keys
+    coverage: list[float] = field(default_factory=list)
+    known_now: int = 0  # files with at least one author still here
+    knowledge: dict[str, int] = field(default_factory=dict)  # developer key -> files authored
+
+    @property
+    def files(self) -> int:
+        return len(self.paths)
+
+    @property
+    def orphaned(self) -> int:
+        return self.files - self.known_now
+
+
+@dataclass
+class RepoFacts:
+    """One repository analysed: authorship of its files, its developers, what was left out."""
+
+    name: str
+    head: str | None
+    authorship: AuthorshipMap[str]
+    files: list[str]  # analysed files (have history, not excluded)
+    excluded: Counter[str]
+    developers: dict[str, Developer]
+
+
+@dataclass
+class BusFactorReport:
+    """Everything `kb bus-factor` shows, the bot says and the dashboard draws."""
+
+    algorithm: str
+    as_of: datetime | None
+    departed_after_days: int | None
+    repos: list[Scope]
+    services: list[Scope]
+    directories: list[Scope]
+    developers: dict[str, Developer]
+    facts: dict[str, RepoFacts]
+    without: list[str] = field(default_factory=list)  # developer keys simulated gone
+
+    def name(self, key: str) -> str:
+        return self.developers[key].name
+
+    # -- leaver simulation ------------------------------------------------------------------
+
+    def simulate(self, leavers: Iterable[str]) -> dict[str, Any]:
+        """What becomes unknowable if `leavers` (developer keys) go too."""
+        gone = set(leavers)
+        out: dict[str, Any] = {"people": [self.name(k) for k in sorted(gone)]}
+        total = lost = 0
+        lost_files: list[str] = []
+        for scope in self.repos:
+            facts = self.facts[scope.repo]
+            for path in scope.paths:
+                authors = [d for d in facts.authorship.authors(path) if not self._gone(d)]
+                if not authors:
+                    continue
+                total += 1
+                if all(d in gone for d in authors):
+                    lost += 1
+                    lost_files.append(f"{scope.repo}:{path}")
+        out["files_known_now"] = total
+        out["files_lost"] = lost
+        out["share_files_lost"] = round(lost / total, 3) if total else 0.0
+        out["files"] = lost_files[:200]
+        for label, scopes in (("services", self.services), ("directories", self.directories)):
+            known = [s for s in scopes if s.files and s.known_now * 2 >= s.files]
+            unknowable = [s for s in known if self._known_after(s, gone) * 2 < s.files]
+            out[f"{label}_known_now"] = len(known)
+            out[f"{label}_unknowable"] = [
+                s.name if label == "services" else f"{s.repo}:{s.name}" for s in unknowable
+            ]
+            out[f"share_{label}_unknowable"] = (
+                round(len(unknowable) / len(known), 3) if known else 0.0
+            )
+        return out
+
+    def _gone(self, key: str) -> bool:
+        return self.developers[key].departed
+
+    def _known_after(self, scope: Scope, gone: set[str]) -> int:
+        facts = self.facts[scope.repo]
+        n = 0
+        for path in scope.paths:
+            if any(not self._gone(d) and d not in gone for d in facts.authorship.authors(path)):
+                n += 1
+        return n
+
+    # -- views ------------------------------------------------------------------------------
+
+    def heatmap(self) -> dict[str, Any]:
+        """Services x people: the share of each service's files a person authors."""
+        scopes = self.services or self.repos
+        totals: Counter[str] = Counter()
+        for s in scopes:
+            totals.update(s.knowledge)
+        people = [k for k, _ in totals.most_common() if totals[k] > 0]
+        return {
+            "rows": [s.name for s in scopes],
+            "columns": [self.name(k) for k in people],
+            "departed": [self.developers[k].departed for k in people],
+            "values": [
+                [round(s.knowledge.get(k, 0) / s.files, 3) if s.files else 0.0 for k in people]
+                for s in scopes
+            ],
+        }
+
+    def people(self) -> list[dict[str, Any]]:
+        """Per person: files authored, files only they know, the scopes they are critical to."""
+        sole: Counter[str] = Counter()
+        authored: Counter[str] = Counter()
+        for scope in self.repos:
+            facts = self.facts[scope.repo]
+            for path in scope.paths:
+                authors = facts.authorship.authors(path)
+                authored.update(authors)
+                here = [d for d in authors if not self._gone(d)]
+                if len(here) == 1:
+                    sole[here[0]] += 1
+        rows = []
+        for key in sorted(authored, key=lambda k: (-authored[k], self.name(k))):
+            dev = self.developers[key]
+            rows.append(
+                {
+                    "name": dev.name,
+                    "departed": dev.departed,
+                    "last_activity": dev.last_activity.date().isoformat()
+                    if dev.last_activity
+                    else None,
+                    "files_authored": authored[key],
+                    "sole_author_files": sole[key],
+                    "truck_factor_of": [
+                        f"{s.kind}:{s.name}"
+                        for s in (*self.repos, *self.services)
+                        if key in s.authors
+                    ],
+                    "services": {
+                        s.name: round(s.knowledge.get(key, 0) / s.files, 3)
+                        for s in self.services
+                        if s.files and s.knowledge.get(key)
+                    },
+                }
+            )
+        return rows
+
+    def scope_json(self, s: Scope, curve: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": s.name,
+            "truck_factor": s.truck_factor,
+            "truck_factor_authors": [self.name(k) for k in s.authors],
+            "files_analyzed": s.files,
+            "orphaned_files": s.orphaned,
+        }
+        if s.kind != "repo":
+            out["repo"] = s.repo
+        if curve:
+            out["coverage"] = [round(c, 3) for c in s.coverage]
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        repos = []
+        for s in self.repos:
+            item = self.scope_json(s)
+            facts = self.facts[s.repo]
+            item["head"] = facts.head
+            item["files_excluded"] = dict(sorted(facts.excluded.items()))
+            item["directories"] = [
+                self.scope_json(d, curve=False) for d in self.directories if d.repo == s.repo
+            ]
+            repos.append(item)
+        out: dict[str, Any] = {
+            "algorithm": self.algorithm,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "departed_after_days": self.departed_after_days,
+            "repos": repos,
+            "services": [self.scope_json(s) for s in self.services],
+            "people": self.people(),
+            "heatmap": self.heatmap(),
+        }
+        if self.without:
+            out["without"] = self.simulate(self.without)
+        return out
+
+
+class BusFactorService:
+    """Computes bus-factor reports from the store (history ingested by the git connector)."""
+
+    def __init__(self, store: Store, departed_after_days: int = 270) -> None:
+        self.store = store
+        self.departed_after_days = departed_after_days
+
+    def report(
+        self,
+        *,
+        algorithm: str = "default",
+        repo: str | None = None,
+        service: str | None = None,
+        without: Sequence[str] = (),
+        depth: int = 2,
+    ) -> BusFactorReport:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {algorithm!r}: use {' or '.join(ALGORITHMS)}")
+        compat = algorithm == "avelino2016"
+        all_services = sh.services(self.store)
+        if service is not None:
+            picked = [s for s in all_services if s.name == service]
+            if not picked:
+                known = ", ".join(s.name for s in all_services) or "none"
+                raise NotFoundError(f"no service {service!r} (known: {known})")
+            if picked[0].repo is None:
+                raise NotFoundError(f"service {service!r} has no repository in kb")
+            repo = picked[0].repo
+        names = sh.repo_names(self.store)
+        if repo is not None:
+            if repo not in names:
+                raise NotFoundError(f"no repository {repo!r} (known: {', '.join(names) or 'none'})")
+            names = [repo]
+        as_of = None if compat else latest_activity(self.store)
+        people = {} if compat else sh.people(self.store)
+        identities = {} if compat else sh.person_by_identity(self.store)
+        developers: dict[str, Developer] = {}
+        facts: dict[str, RepoFacts] = {}
+        for name in names:
+            hist = sh.repo_history(self.store, name)
+            if hist is None:
+                continue
+            if compat:
+                facts[name] = _compat_facts(hist, developers)
+            else:
+                facts[name] = _default_facts(hist, developers, people, identities)
+        if not compat and as_of is not None:
+            limit = as_of - timedelta(days=self.departed_after_days)
+            for dev in developers.values():
+                person = people.get(dev.person_id) if dev.person_id is not None else None
+                dev.departed = person is not None and (
+                    person.left_at is not None
+                    or person.last_activity_at is None
+                    or person.last_activity_at < limit
+                )
+        gone = {k for k, d in developers.items() if d.departed}
+        tie = {k: d.name.casefold() + "\0" + k for k, d in developers.items()}
+
+        def measure(kind: str, label: str, repo_name: str, paths: list[str]) -> Scope:
+            scope = Scope(kind, label, repo_name, paths)
+            authored, changes = facts[repo_name].authorship.scope(paths)
+            tf = truck_factor(authored, paths, changes, gone=gone, prune=compat, tie_key=tie)
+            scope.truck_factor, scope.authors, scope.coverage = (
+                tf.truck_factor,
+                tf.authors,
+                tf.coverage,
+            )
+            scope.knowledge = {k: len(v) for k, v in authored.items()}
+            here: set[str] = set()
+            for k, fs in authored.items():
+                if k not in gone:
+                    here |= fs
+            scope.known_now = len(here)
+            return scope
+
+        repos = [measure("repo", n, n, f.files) for n, f in facts.items()]
+        services = []
+        for svc in all_services:
+            if svc.repo not in facts or (service is not None and svc.name != service):
+                continue
+            prefix = svc.path_prefix.strip("/")
+            paths = [p for p in facts[svc.repo].files if not prefix or p.startswith(prefix + "/")]
+            services.append(measure("service", svc.name, svc.repo, paths))
+        directories = []
+        for n, f in facts.items():
+            for directory, paths in _directories(f.files, depth).items():
+                directories.append(measure("directory", directory, n, paths))
+        keys = _resolve(developers, without)
+        return BusFactorReport(
+            algorithm=algorithm,
+            as_of=as_of,
+            departed_after_days=None if compat else self.departed_after_days,
+            repos=repos,
+            services=services,
+            directories=directories,
+            developers=developers,
+            facts=facts,
+            without=keys,
+        )
+
+
+def _compat_facts(hist: sh.RepoHistory, developers: dict[str, Developer]) -> RepoFacts:
+    """The reference tool's view: usernames by upper-cased email, merged by upper-cased name."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    user_of: dict[int, str] = {}
+    for c in hist.commits.values():
+        email, name = java_fold(c.author_email), java_fold(c.author_name)
+        if not email and not name:
+            email = java_fold(c.committer_email or "")
+        user = "E:" + email if email else "N:" + name
+        if not email and not name:
+            continue
+        find(user)
+        if name:
+            union(user, "N:" + name)
+        user_of[c.id] = user
+    members: dict[str, set[str]] = {}
+    for node in list(parent):
+        members.setdefault(find(node), set()).add(node)
+    names: dict[str, Counter[str]] = {}
+    key_of: dict[int, str] = {}
+    for cid, user in user_of.items():
+        root = find(user)
+        key = "||".join(sorted(m[2:] for m in members[root] if m.startswith("E:"))) or root[2:]
+        key_of[cid] = key
+        c = hist.commits[cid]
+        names.setdefault(key, Counter())[c.author_name or c.author_email] += 1
+        dev = developers.get(key)
+        if dev is None:
+            dev = developers[key] = Developer(key=key, name="")
+        if c.author_email:
+            dev.emails.add(c.author_email)
+        if dev.last_activity is None or c.authored_at > dev.last_activity:
+            dev.last_activity = c.authored_at
+    for key, counter in names.items():
+        developers[key].name = counter.most_common(1)[0][0]
+    changes = [
+        Change(ch.kind, ch.path, ch.old_path, (key_of[ch.commit_id],))
+        for ch in hist.changes
+        if ch.commit_id in key_of
+    ]
+    amap = authorship_map(hist.files, changes)
+    return RepoFacts(hist.name, hist.head, amap, sorted(amap.files), Counter(), developers)
+
+
+def _default_facts(
+    hist: sh.RepoHistory,
+    developers: dict[str, Developer],
+    people: dict[int, sh.PersonRow],
+    identities: dict[tuple[str, str], int],
+) -> RepoFacts:
+    """kb's view: people as merged from every source, co-authors credited, bots left out."""
+
+    def human(pid: int | None) -> str | None:
+        if pid is None:
+            return None
+        person = people.get(pid)
+        if person is None or person.is_bot:
+            return None
+        key = f"p{pid}"
+        if key not in developers:
+            developers[key] = Developer(
+                key=key,
+                name=person.name,
+                emails={person.email} if person.email else set(),
+                person_id=pid,
+                last_activity=person.last_activity_at,
+            )
+        return key
+
+    credit: dict[int, tuple[str, ...]] = {}
+    for c in hist.commits.values():
+        keys: list[str] = []
+        for pid in (c.person_id, *(_co_author(identities, co) for co in c.co_authors)):
+            key = human(pid)
+            if key is not None and key not in keys:
+                keys.append(key)
+        credit[c.id] = tuple(keys)
+    analysed = {p for p, why in hist.files.items() if why is None}
+    excluded = Counter(why for why in hist.files.values() if why is not None)
+    changes = [
+        Change(ch.kind, ch.path, ch.old_path, credit.get(ch.commit_id, ())) for ch in hist.changes
+    ]
+    amap = authorship_map(analysed, changes)
+    # A file only bots (or nobody we know) ever touched holds no one's knowledge: drop it.
+    bot_only = [p for p, devs in amap.files.items() if not devs]
+    for p in bot_only:
+        del amap.files[p]
+    if bot_only:
+        excluded["bots only"] = len(bot_only)
+    return RepoFacts(hist.name, hist.head, amap, sorted(amap.files), excluded, developers)
+
+
+def _co_author(identities: dict[tuple[str, str], int], text: str) -> int | None:
+    name, _, rest = text.partition("<")
+    email = rest.rstrip(">").strip()
+    if email:
+        pid = identities.get(("email", normalise_email(email)))
+        if pid is not None:
+            return pid
+    return identities.get(("name", normalise_name(name))) if name.strip() else None
+
+
+def _directories(files: Sequence[str], depth: int) -> dict[str, list[str]]:
+    """Directory path -> files under it, for directories up to `depth` levels deep."""
+    out: dict[str, list[str]] = {}
+    for path in files:
+        parts = PurePosixPath(path).parts[:-1]
+        for level in range(1, min(depth, len(parts)) + 1):
+            out.setdefault("/".join(parts[:level]), []).append(path)
+    return dict(sorted(out.items()))
+
+
+def _resolve(developers: dict[str, Developer], wanted: Sequence[str]) -> list[str]:
+    """Developer keys for names, emails or handles as a user types them."""
+    keys: list[str] = []
+    for raw in wanted:
+        needle = raw.strip().lstrip("@")
+        if not needle:
+            continue
+        folded = normalise_name(needle)
+        hits = [
+            k
+            for k, d in developers.items()
+            if normalise_name(d.name) == folded
+            or any(normalise_email(e) == normalise_email(needle) for e in d.emails)
+            or any(normalise_name(e.split("@")[0]) == folded for e in d.emails)
+        ]
+        if not hits:  # a first name alone ("alex") when only one person has it
+            hits = [
+                k for k, d in developers.items() if normalise_name(d.name).split(" ")[0] == folded
+            ]
+        if len(hits) != 1:
+            known = ", ".join(sorted(d.name for d in developers.values())[:20])
+            why = "matches no one" if not hits else "is ambiguous"
+            raise NotFoundError(f"{raw!r} {why} (people: {known})")
+        if hits[0] not in keys:
+            keys.append(hits[0])
+    return keys

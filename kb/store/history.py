@@ -1,0 +1,153 @@
+"""Read models of stored history for the knowledge-risk analyses: plain rows, no ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from kb.models import (
+    ChangeType,
+    Commit,
+    FileChange,
+    Identity,
+    IdentityKind,
+    Person,
+    Repo,
+    RepoFile,
+    Service,
+)
+from kb.store.search import _aware
+from kb.store.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRow:
+    id: int
+    sha: str
+    author_name: str
+    author_email: str
+    committer_email: str | None
+    person_id: int | None
+    authored_at: datetime
+    co_authors: tuple[str, ...]
+    is_merge: bool
+    is_fix: bool
+    is_revert: bool
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    commit_id: int
+    kind: ChangeType
+    path: str
+    old_path: str | None
+
+
+@dataclass
+class RepoHistory:
+    """One repository's stored facts: its files at HEAD, commits and changes, oldest first."""
+
+    repo_id: int
+    name: str
+    head: str | None
+    files: dict[str, str | None]  # path -> exclusion reason (None: analysed)
+    commits: dict[int, CommitRow] = field(default_factory=dict)
+    changes: list[ChangeRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    id: int
+    name: str
+    email: str | None
+    is_bot: bool
+    last_activity_at: datetime | None
+    left_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRow:
+    id: int
+    name: str
+    repo: str | None
+    path_prefix: str
+
+
+def repo_names(store: Store) -> list[str]:
+    with store.transaction() as s:
+        return list(s.scalars(select(Repo.name).order_by(Repo.name)))
+
+
+def repo_history(store: Store, name: str, *, with_changes: bool = True) -> RepoHistory | None:
+    """Everything the truck factor needs of one repository, or None if it is unknown."""
+    with store.transaction() as s:
+        repo = s.execute(select(Repo.id, Repo.head_commit).where(Repo.name == name)).first()
+        if repo is None:
+            return None
+        rid, head = repo
+        files = dict(
+            s.execute(select(RepoFile.path, RepoFile.excluded).where(RepoFile.repo_id == rid))
+            .tuples()
+            .all()
+        )
+        out = RepoHistory(rid, name, head, files)
+        if not with_changes:
+            return out
+        q = (
+            select(
+                Commit.id, Commit.sha, Commit.author_name, Commit.author_email,
+                Commit.committer_email, Commit.author_person_id, Commit.authored_at,
+                Commit.co_authors, Commit.is_merge, Commit.is_fix, Commit.is_revert,
+                func.substr(Commit.message, 1, 200),
+            )
+            .where(Commit.repo_id == rid)
+            .order_by(Commit.id)
+        )  # fmt: skip
+        for row in s.execute(q).tuples():
+            cid, sha, an, ae, ce, pid, at, co, merge, fix, revert, msg = row
+            out.commits[cid] = CommitRow(
+                cid, sha, an or "", ae or "", ce, pid, _aware(at) or at, tuple(co or ()),
+                bool(merge), bool(fix), bool(revert), (msg or "").split("\n", 1)[0],
+            )  # fmt: skip
+        cq = (
+            select(
+                FileChange.commit_id, FileChange.change_type, FileChange.path, FileChange.old_path
+            )
+            .join(Commit, Commit.id == FileChange.commit_id)
+            .where(Commit.repo_id == rid)
+            .order_by(FileChange.commit_id, FileChange.id)
+        )
+        out.changes = [ChangeRow(c, ChangeType(k), p, o) for c, k, p, o in s.execute(cq).tuples()]
+        return out
+
+
+def people(store: Store) -> dict[int, PersonRow]:
+    with store.transaction() as s:
+        q = select(
+            Person.id, Person.display_name, Person.primary_email, Person.is_bot,
+            Person.last_activity_at, Person.left_at,
+        )  # fmt: skip
+        return {
+            pid: PersonRow(pid, name, email, bool(bot), _aware(last), _aware(left))
+            for pid, name, email, bot, last, left in s.execute(q).tuples()
+        }
+
+
+def person_by_identity(store: Store) -> dict[tuple[str, str], int]:
+    """(kind, normalised value) -> person id, for every stored identity."""
+    with store.transaction() as s:
+        q = select(Identity.kind, Identity.value, Identity.person_id)
+        return {(str(IdentityKind(k)), v): pid for k, v, pid in s.execute(q).tuples()}
+
+
+def services(store: Store) -> list[ServiceRow]:
+    with store.transaction() as s:
+        q = (
+            select(Service.id, Service.name, Repo.name, Service.path_prefix)
+            .join(Repo, Repo.id == Service.repo_id, isouter=True)
+            .order_by(Service.name)
+        )
+        return [ServiceRow(i, n, r, p or "") for i, n, r, p in s.execute(q).tuples()]
