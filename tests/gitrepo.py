@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# Isolated from the user's and the system's git config (signing, hooks, templates).
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
     "LC_ALL": "C",
 }
+ALICE = ("Alice Doe", "alice@example.com")
+T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 
 PEOPLE = [
     ("Alex Morgan", "alex.morgan@shopfast.io"),
@@ -69,3 +74,63 @@ def build_history_repo(path: Path, commits: int, docs_every: int = 50) -> Path:
     )
     git(path, "checkout", "-q", "-f", "main")
     return path
+
+
+class Repo:
+    """A real git repository in a temp dir, with commits at fixed, increasing times."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clock = T0
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(
+        self,
+        *args: str,
+        author: tuple[str, str] = ALICE,
+        when: datetime | None = None,
+        stdin: bytes | None = None,
+    ) -> str:
+        stamp = (when or self.clock).isoformat()
+        env = {
+            **os.environ,
+            **GIT_ENV,
+            "GIT_AUTHOR_NAME": author[0],
+            "GIT_AUTHOR_EMAIL": author[1],
+            "GIT_COMMITTER_NAME": author[0],
+            "GIT_COMMITTER_EMAIL": author[1],
+            "GIT_AUTHOR_DATE": stamp,
+            "GIT_COMMITTER_DATE": stamp,
+        }
+        res = subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            check=True,
+        )
+        return res.stdout.decode("utf-8", "replace").strip()
+
+    def commit(
+        self,
+        message: str,
+        files: dict[str, str | None] | None = None,
+        author: tuple[str, str] = ALICE,
+        when: datetime | None = None,
+    ) -> str:
+        """Write (or, for None, delete) files and commit them; returns the sha."""
+        self.clock += timedelta(hours=1)
+        for name, text in (files or {}).items():
+            target = self.path / name
+            if text is None:
+                self.git("rm", "-q", "--", name)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+                self.git("add", "--", name)
+        self.git("commit", "-q", "--allow-empty", "-m", message, author=author, when=when)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from gitrepo import ALICE, GIT_ENV, T0, Repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,20 +34,11 @@ from kb.records import (
     Record,
 )
 
-ALICE = ("Alice Doe", "alice@example.com")
 BOB = ("Bob Roe", "bob@example.com")
 DEPENDABOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
 COPILOT = ("Copilot", "198982749+Copilot@users.noreply.github.com")
 SHANNON = ("Claude Shannon", "claude@bell-labs.com")
 ZOE = ("Zoë Ünal", "zoe@example.com")
-T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
-
-# Isolated from the user's and the system's git config (signing, hooks, templates).
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_TERMINAL_PROMPT": "0",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -54,66 +46,6 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
     # load_history runs git itself, so the process environment must be isolated too.
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
-
-
-class Repo:
-    """A real git repository in a temp dir, with commits at fixed, increasing times."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.clock = T0
-        path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
-
-    def git(
-        self,
-        *args: str,
-        author: tuple[str, str] = ALICE,
-        when: datetime | None = None,
-        stdin: bytes | None = None,
-    ) -> str:
-        stamp = (when or self.clock).isoformat()
-        env = {
-            **os.environ,
-            **GIT_ENV,
-            "GIT_AUTHOR_NAME": author[0],
-            "GIT_AUTHOR_EMAIL": author[1],
-            "GIT_COMMITTER_NAME": author[0],
-            "GIT_COMMITTER_EMAIL": author[1],
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_DATE": stamp,
-        }
-        res = subprocess.run(
-            ["git", "-C", str(self.path), *args],
-            env=env,
-            input=stdin,
-            capture_output=True,
-            check=True,
-        )
-        return res.stdout.decode("utf-8", "replace").strip()
-
-    def commit(
-        self,
-        message: str,
-        files: dict[str, str | None] | None = None,
-        author: tuple[str, str] = ALICE,
-        when: datetime | None = None,
-    ) -> str:
-        """Write (or, for None, delete) files and commit them; returns the sha."""
-        self.clock += timedelta(hours=1)
-        for name, text in (files or {}).items():
-            target = self.path / name
-            if text is None:
-                self.git("rm", "-q", "--", name)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                self.git("add", "--", name)
-        self.git("commit", "-q", "--allow-empty", "-m", message, author=author, when=when)
-        return self.head()
-
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
 
 
 def commits(records: Sequence[Record]) -> list[CommitRecord]:

@@ -1,0 +1,283 @@
+"""Truck factor: the published algorithm on hand-worked examples, then kb's default mode.
+
+Expected values are worked out by hand in the comments (DOA = 3.293 + 1.098·FA + 0.164·DL
+− 0.321·ln(1 + AC)); the crafted repositories are real git repositories ingested by kb.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from gitrepo import GIT_ENV, Repo
+
+from kb.analysis.authorship import (
+    Change,
+    authorship_map,
+    doa,
+    file_authorship,
+    file_histories,
+    truck_factor,
+)
+from kb.analysis.busfactor import java_fold
+from kb.app import KB
+from kb.connector import SourceConfig
+from kb.errors import NotFoundError
+from kb.ingest import Ingestor
+from kb.models import ChangeType
+from kb.settings import Settings
+
+A, M, R = ChangeType.ADD, ChangeType.MODIFY, ChangeType.RENAME
+
+ANA = ("Ana Lima", "ana@x.io")
+ANA_CASE = ("A. Lima", "ANA@X.IO")  # same email, other case and name
+ANA_ACCENT = ("Âna Lima", "ana.lima@gmail.com")  # same name once accents are stripped
+BO = ("Bo Chen", "bo@x.io")
+CY = ("Cy Diaz", "cy@x.io")
+DEPENDABOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+# -- the formula and the author rule ---------------------------------------------------------
+
+
+def test_doa_formula_by_hand() -> None:
+    assert doa(True, 0, 0) == pytest.approx(4.391)
+    assert doa(False, 3, 1) == pytest.approx(3.293 + 0.492 - 0.321 * math.log(2))
+    assert doa(True, 1, 3) == pytest.approx(4.555 - 0.321 * math.log(4))
+
+
+def test_author_rule_relative_and_absolute() -> None:
+    # ana adds, bo modifies 3 times, ana once: ana 4.555 - 0.321 ln 4 = 4.110 (FA, DL 1, AC 3);
+    # bo 3.785 - 0.321 ln 2 = 3.5625 (DL 3, AC 1) -> 0.867 of ana's: both author it.
+    history = [Change(A, "f", None, ("ana",))] + [Change(M, "f", None, ("bo",))] * 3
+    history.append(Change(M, "f", None, ("ana",)))
+    facts = file_authorship(history)
+    assert facts["ana"].doa == pytest.approx(4.110, abs=1e-3)
+    assert facts["bo"].doa == pytest.approx(3.5625, abs=1e-3)
+    assert (facts["ana"].acceptances, facts["bo"].acceptances) == (3, 1)
+    assert facts["ana"].author and facts["bo"].author
+    # cy's single change among 9 others: 3.457 - 0.321 ln 10 = 2.718, 0.66 of the best: not
+    # an author (neither relative nor absolute threshold holds).
+    history.append(Change(M, "f", None, ("cy",)))
+    history.extend([Change(M, "f", None, ("ana",))] * 4)
+    assert not file_authorship(history)["cy"].author
+
+
+def test_a_file_can_have_no_author() -> None:
+    # Only modifications, the best one has DOA < 3.293 and no first authorship: nobody.
+    # (the add was made by someone outside the analysis: devs=())
+    history = [Change(A, "f", None, ())] + [
+        Change(M, "f", None, (d,)) for d in ("a", "b", "c", "d", "e", "f")
+    ]
+    facts = file_authorship(history)
+    assert facts["a"].doa < 3.293
+    assert not any(a.author for a in facts.values())
+
+
+def test_renames_followed_by_path_and_deletes_copies_ignored() -> None:
+    changes = [
+        Change(A, "old.py", None, ("ana",)),
+        Change(M, "old.py", None, ("bo",)),
+        Change(R, "mid.py", "old.py", ("cy",)),
+        Change(R, "new.py", "mid.py", ("cy",)),
+        Change(ChangeType.DELETE, "gone.py", None, ("bo",)),
+        Change(ChangeType.COPY, "copy.py", "new.py", ("bo",)),
+    ]
+    histories = file_histories(["new.py", "copy.py"], changes)
+    assert list(histories) == ["new.py"]  # copy.py has no add/modify/rename: not analysed
+    assert [c.kind for c in histories["new.py"]] == [A, M, R, R]
+
+
+def test_a_rename_is_followed_once_as_the_reference_tool_does() -> None:
+    # o.py -> n.py -> p.py; later a new n.py is added and renamed to q.py. Both p.py and q.py
+    # reach n.py's entries, which hold the o.py -> n.py rename. The reference tool marks a
+    # rename as handled when it first expands it, for good: p.py (first in path order) gets
+    # o.py's add, q.py does not.
+    changes = [
+        Change(A, "o.py", None, ("ana",)),
+        Change(R, "n.py", "o.py", ("bo",)),
+        Change(R, "p.py", "n.py", ("cy",)),
+        Change(A, "n.py", None, ("dee",)),
+        Change(R, "q.py", "n.py", ("eve",)),
+    ]
+    h = file_histories(["q.py", "p.py"], changes)
+    assert sorted(c.devs[0] for c in h["p.py"]) == ["ana", "bo", "cy", "dee"]
+    assert sorted(c.devs[0] for c in h["q.py"]) == ["bo", "dee", "eve"]
+
+
+# -- the greedy truck factor -----------------------------------------------------------------
+
+
+def test_ties_on_files_go_to_more_changes() -> None:
+    # d, e, f author two files each; e changed most, then d, then f.
+    # 6/6 -> remove e -> 4/6 -> remove d -> 2/6 < 50%: TF 2 = {e, d}, never f.
+    authored = {"d": {"d1", "d2"}, "e": {"e1", "e2"}, "f": {"f1", "f2"}}
+    files = {f for fs in authored.values() for f in fs}
+    tf = truck_factor(authored, files, {"d": 5, "e": 9, "f": 2})
+    assert (tf.truck_factor, tf.authors) == (2, ["e", "d"])
+    assert tf.coverage[:3] == [1.0, pytest.approx(4 / 6), pytest.approx(2 / 6)]
+
+
+def test_exactly_half_still_counts_as_covered() -> None:
+    tf = truck_factor({"a": {"1", "2"}, "b": {"3", "4"}}, {"1", "2", "3", "4"}, {"a": 2, "b": 1})
+    assert tf.truck_factor == 2  # after a: 2/4 = 50% is not below half
+
+
+def test_reference_tool_prunes_members_with_under_a_tenth_of_the_top() -> None:
+    # top authors 20 of 40 files, 20 others one file each: removing top leaves exactly 50%,
+    # so one more goes (19/40): TF 2 by the greedy rule, 1 once pruned (1/20 < 10%).
+    authored: dict[str, set[str]] = {"top": {f"t{i}" for i in range(20)}}
+    for i in range(20):
+        authored[f"dev{i:02}"] = {f"o{i}"}
+    files = {f for fs in authored.values() for f in fs}
+    changes = {k: len(v) for k, v in authored.items()}
+    assert truck_factor(authored, files, changes).truck_factor == 2
+    pruned = truck_factor(authored, files, changes, prune=True)
+    assert (pruned.truck_factor, pruned.authors) == (1, ["top"])
+
+
+def test_departed_people_are_gone_before_the_count_starts() -> None:
+    authored = {"gone": {"1", "2", "3"}, "here": {"4", "5"}, "new": {"5"}}
+    tf = truck_factor(authored, {"1", "2", "3", "4", "5"}, {}, gone={"gone"})
+    # Only 2/5 known now: below half already, the truck factor is 0.
+    assert tf.truck_factor == 0 and tf.coverage[0] == pytest.approx(0.4)
+    assert "gone" not in tf.ranking
+
+
+def test_java_identity_folding() -> None:
+    assert java_fold("Âna Lima") == java_fold("ana lima") == "ANA LIMA"
+    assert java_fold("Łukasz;x") == "LUKASZ&X"
+
+
+# -- crafted repositories through kb ---------------------------------------------------------
+
+
+def _ingest(app: KB, repo: Repo, name: str) -> None:
+    report = Ingestor(app).run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
+    assert report.ok, report.failures
+
+
+@pytest.fixture
+def history_kb(db_url: str, tmp_path: Path) -> Iterator[KB]:
+    """A KB for history-only ingests (no model, no vectors), on SQLite and PostgreSQL."""
+    database_url = None if db_url.startswith("sqlite") else db_url
+    app = KB(Settings(home=tmp_path / "kb", database_url=database_url))
+    app.store.migrate()
+    yield app
+    app.close()
+
+
+def _hand_worked_repo(path: Path) -> Repo:
+    repo = Repo(path)
+    repo.commit("start", {"f1": "1\n", "f2": "2\n", "f3": "three\n" * 20, "f4": "4\n"}, ANA)
+    repo.commit("tune f1", {"f1": "1b\n"}, BO)
+    repo.commit("tune f2", {"f2": "2b\n"}, ANA_ACCENT)
+    repo.git("mv", "f3", "g3")
+    repo.commit("move f3", author=BO)
+    repo.commit("more", {"f5": "5\n", "f6": "6\n"}, CY)
+    repo.commit("drop f6", {"f6": None}, CY)
+    repo.commit("bring f6 back", {"f6": "six again\n"}, BO)
+    repo.commit("tune f4", {"f4": "4b\n"}, ANA_CASE)
+    return repo
+
+
+def test_compatibility_mode_on_a_hand_worked_repository(history_kb: KB, tmp_path: Path) -> None:
+    """Files at HEAD: f1 f2 g3 f4 f5 f6; ana = ana@x.io = ANA@X.IO = Âna Lima.
+
+    f1: ana FA (4.391 - 0.321 ln 2 = 4.169), bo DL 1 (3.457, 0.83 of it): both author.
+    f2: ana FA + DL 1 (as Âna): ana alone.   g3: f3's add by ana + bo's rename: both.
+    f4: ana FA + DL 1 (as ANA@X.IO): ana.    f5: cy.
+    f6: added by cy, deleted, re-added by bo: both FA = 1, both author.
+    ana 4 files, bo 3, cy 2: 6/6 -> -ana 4/6 -> -bo 2/6 < 50%: TF 2 = {ana, bo}.
+    """
+    _ingest(history_kb, _hand_worked_repo(tmp_path / "r"), "r")
+    report = history_kb.busfactor.report(algorithm="avelino2016")
+    data = report.as_json()
+    (repo,) = data["repos"]
+    assert repo["files_analyzed"] == 6
+    assert repo["truck_factor"] == 2
+    assert repo["truck_factor_authors"] == ["Ana Lima", "Bo Chen"]
+    assert len(report.developers) == 3  # the three aliases of ana are one developer
+    people = {p["name"]: p["files_authored"] for p in data["people"]}
+    assert people == {"Ana Lima": 4, "Bo Chen": 3, "Cy Diaz": 2}
+    assert repo["coverage"][:3] == [
+        1.0,
+        pytest.approx(4 / 6, abs=1e-3),
+        pytest.approx(2 / 6, abs=1e-3),
+    ]
+    facts = report.facts["r"].authorship
+    assert sorted(report.name(k) for k in facts.authors("f6")) == ["Bo Chen", "Cy Diaz"]
+    assert sorted(report.name(k) for k in facts.authors("g3")) == ["Ana Lima", "Bo Chen"]
+
+
+def test_default_mode_leaves_out_bots_vendored_files_and_credits_co_authors(
+    history_kb: KB, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "d")
+    repo.commit(
+        "start",
+        {"app.py": "a\n", "vendor/lib.py": "v\n", "poetry.lock": "l\n", "deps.txt": "d\n"},
+        ANA,
+    )
+    for i in range(6):  # the bot's churn on deps.txt is nobody's knowledge
+        repo.commit(f"Bump x from {i} to {i + 1}", {"deps.txt": f"{i}\n", "bot.cfg": f"{i}\n"},
+                    DEPENDABOT)  # fmt: skip
+    repo.commit("rework app\n\nCo-authored-by: Cy Diaz <cy@x.io>", {"app.py": "b\n"}, BO)
+    _ingest(history_kb, repo, "d")
+    compat = history_kb.busfactor.report(algorithm="avelino2016").as_json()["repos"][0]
+    default = history_kb.busfactor.report().as_json()["repos"][0]
+    # compat: app.py, vendor/lib.py, poetry.lock, deps.txt, bot.cfg -- all of them.
+    assert compat["files_analyzed"] == 5
+    assert default["files_excluded"] == {"bots only": 1, "lock file": 1, "vendored": 1}
+    assert default["files_analyzed"] == 2  # app.py, deps.txt
+    report = history_kb.busfactor.report()
+    authors = {report.name(k) for k in report.facts["d"].authorship.authors("app.py")}
+    # ana FA (4.391 - 0.321 ln 3 = 4.038); bo and cy one delivery each (3.457 - 0.321 ln 2
+    # = 3.234 < 3.293, and 0.80 of ana's): the relative test passes, the absolute fails.
+    assert authors == {"Ana Lima"}
+    facts = report.facts["d"].authorship.files["app.py"]
+    credited = {report.name(k): a.deliveries for k, a in facts.items()}
+    assert credited == {"Ana Lima": 0, "Bo Chen": 1, "Cy Diaz": 1}  # co-author credited
+    deps = report.facts["d"].authorship.files["deps.txt"]
+    assert [report.name(k) for k in deps] == ["Ana Lima"]  # the bot's 6 changes are not AC
+
+
+def test_departed_people_and_leaver_simulation(history_kb: KB, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "s")
+    repo.commit("old work", {"old/a.py": "a\n", "old/b.py": "b\n"}, CY)
+    repo.clock += timedelta(days=400)  # cy never comes back: departed after 270 days
+    repo.commit("core", {"core/x.py": "x\n", "core/y.py": "y\n", "core/z.py": "z\n"}, ANA)
+    repo.commit("api", {"api/h.py": "h\n"}, BO)
+    repo.commit("api tune", {"api/h.py": "h2\n", "core/z.py": "z2\n"}, BO)
+    _ingest(history_kb, repo, "s")
+    report = history_kb.busfactor.report(without=["ana"])
+    data = report.as_json()
+    (s,) = data["repos"]
+    # 6 files; cy's 2 are orphaned already. Known now: core/x, core/y, core/z (ana; bo also
+    # authors z: DL 1, AC 0 -> 3.457, 0.83 of ana's 4.169), api/h.py (bo): 4/6.
+    assert s["orphaned_files"] == 2
+    assert s["truck_factor"] == 1 and s["truck_factor_authors"] == ["Ana Lima"]
+    cy = next(p for p in data["people"] if p["name"] == "Cy Diaz")
+    assert cy["departed"] and cy["sole_author_files"] == 0
+    sim = data["without"]
+    assert sim["people"] == ["Ana Lima"]
+    assert (sim["files_known_now"], sim["files_lost"]) == (4, 2)  # core/x, core/y
+    assert sim["share_files_lost"] == 0.5
+    # core: only z stays known (1/3); api: bo's; old: unknown already, so not "becomes".
+    assert sim["directories_unknowable"] == ["s:core"]
+    with pytest.raises(NotFoundError, match="matches no one"):
+        history_kb.busfactor.report(without=["nobody-at-all"])
+
+
+def test_authorship_map_drops_files_without_history() -> None:
+    amap = authorship_map(["a", "b"], [Change(A, "a", None, ("x",))])
+    assert list(amap.files) == ["a"]
