@@ -16,6 +16,7 @@ from kb.vectors import VectorStore
 
 if TYPE_CHECKING:
     from kb.analysis.busfactor import BusFactorService
+    from kb.analysis.experts import ExpertService
     from kb.answering import AnswerService
     from kb.answers import Answer
     from kb.ingest import IngestReport
@@ -93,6 +94,13 @@ class KB:
         from kb.analysis.busfactor import BusFactorService
 
         return BusFactorService(self.store, departed_after_days=self.settings.departed_after_days)
+
+    @cached_property
+    def experts(self) -> ExpertService:
+        """Who knows a path, service or topic now (authorship, recent changes, threads)."""
+        from kb.analysis.experts import ExpertService
+
+        return ExpertService(self.store, self.busfactor, lambda q, k: self.retriever.search(q, k=k))
 
     def ask(
         self,

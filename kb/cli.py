@@ -600,6 +600,44 @@ def bus_factor(ctx: click.Context, repo: str | None, service: str | None, algori
         )
 
 
+@cli.command()
+@example(
+    "kb who payment-service",
+    "kb who user-service:src/users/tokens.py",
+    'kb who "refund retries" --json',
+)
+@click.argument("query")
+@click.option(
+    "--limit", type=click.IntRange(1, 50), default=5, show_default=True, help="People to list."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.pass_context
+def who(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
+    """Who knows a path, a service or a topic now, with the evidence; departed people flagged."""
+    app = _kb(ctx)
+    _require_kb(app)
+    experts = app.experts.who(query, limit=limit)
+    if as_json:
+        click.echo(json.dumps(experts.as_json()))
+        return
+    out.print(f"[bold]Who knows {query}[/] ({experts.kind}: {', '.join(experts.scope[:5])})")
+    if not experts.people:
+        out.print("No one kb knows of.")
+    for e in experts.current:
+        out.print(f"  [bold]{e.name}[/] — {e.reason()}", markup=True)
+        for line in (
+            *e.evidence["files"][:3],
+            *e.evidence["commits"][:2],
+            *e.evidence["threads"][:2],
+        ):
+            out.print(f"      {line}", markup=False)
+    if experts.departed:
+        out.print("[dim]Knew it, but left:[/]")
+        for e in experts.departed:
+            seen = e.last_activity.date().isoformat() if e.last_activity else "?"
+            out.print(f"  {e.name} (last seen {seen}) — {e.reason()}", markup=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})

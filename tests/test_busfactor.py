@@ -6,6 +6,7 @@ Expected values are worked out by hand in the comments (DOA = 3.293 + 1.098·FA 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from datetime import timedelta
@@ -281,3 +282,87 @@ def test_departed_people_and_leaver_simulation(history_kb: KB, tmp_path: Path) -
 def test_authorship_map_drops_files_without_history() -> None:
     amap = authorship_map(["a", "b"], [Change(A, "a", None, ("x",))])
     assert list(amap.files) == ["a"]
+
+
+# -- experts, the CLI and the report -----------------------------------------------------------
+
+
+def test_who_knows_a_path_and_flags_who_left(history_kb: KB, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "w")
+    repo.commit("tokens", {"src/tokens.py": "t\n", "src/keys.py": "k\n"}, CY)
+    repo.commit("tune tokens", {"src/tokens.py": "t2\n"}, CY)
+    repo.clock += timedelta(days=300)  # cy leaves; ana takes over
+    for i in range(3):
+        repo.commit(f"tokens {i}", {"src/tokens.py": f"t{i + 3}\n"}, ANA)
+    repo.commit("docs", {"README.md": "r\n"}, BO)
+    _ingest(history_kb, repo, "w")
+    experts = history_kb.experts.who("w:src/tokens.py")
+    assert experts.kind == "path" and experts.files == 1
+    assert [e.name for e in experts.current] == ["Ana Lima"]
+    ana = experts.current[0]
+    assert (ana.files_authored, ana.commits, ana.recent_commits) == (1, 3, 3)
+    assert ana.evidence["files"] == ["w:src/tokens.py"]
+    assert [e.name for e in experts.departed] == ["Cy Diaz"]  # knew it, but left
+    # A directory (no repo prefix) and the whole repo resolve too.
+    assert history_kb.experts.who("src").scope == ["w:src"]
+    assert history_kb.experts.who("w").kind == "repo"
+    with pytest.raises(NotFoundError):
+        history_kb.experts.who("no/such/file.py")
+
+
+def test_cli_bus_factor_json_markdown_and_who(history_kb: KB, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    _ingest(history_kb, _hand_worked_repo(tmp_path / "r"), "r")
+    home = str(history_kb.settings.home)
+    env = {"KB_DATABASE_URL": history_kb.settings.database_url or ""}
+    runner = CliRunner()
+    md = tmp_path / "out" / "bus-factor.md"
+    res = runner.invoke(
+        cli, ["--home", home, "bus-factor", "--json", "--without", "ana", "--markdown", str(md)],
+        obj={}, env=env,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert {"repos", "services", "people", "heatmap", "without"} <= set(data)
+    repo = data["repos"][0]
+    assert {"name", "truck_factor", "truck_factor_authors", "files_analyzed", "coverage"} <= set(
+        repo
+    )
+    assert data["without"]["people"] == ["Ana Lima"]
+    text = md.read_text()
+    assert text.startswith("# Knowledge risk: bus factor")
+    assert "| r | 2 | Ana Lima, Bo Chen | 6 |" in text
+    assert "## What if they left?" in text
+    res = runner.invoke(cli, ["--home", home, "who", "r:f6", "--json"], obj={}, env=env)
+    assert res.exit_code == 0, res.output
+    assert {p["name"] for p in json.loads(res.output)["people"]} == {"Bo Chen", "Cy Diaz"}
+    res = runner.invoke(cli, ["--home", home, "bus-factor", "--repo", "nope"], obj={}, env=env)
+    assert res.exit_code == 1 and "no repository 'nope'" in res.output
+
+
+def test_demo_senior_is_the_single_point_of_failure(
+    demo_kb: tuple[KB, list[object]], demo_org: object
+) -> None:
+    """The seed's ground truth: if Alex leaves, 4 of 6 services become unknowable."""
+    app, _ = demo_kb
+    truth = demo_org.manifest["stories"]["bus_factor"]  # type: ignore[attr-defined]
+    report = app.busfactor.report()
+    data = report.as_json()
+    services = {s["name"]: s for s in data["services"]}
+    for name in truth["orphaned_services"]:
+        assert services[name]["truck_factor_authors"] == ["Alex Morgan"], name
+    people = {p["name"]: p for p in data["people"]}
+    assert people["Alex Morgan"]["sole_author_files"] == max(
+        p["sole_author_files"] for p in people.values()
+    )
+    # The departed (Ben, Chen, Jamie) are flagged, and files only they knew are orphaned.
+    departed = {p["name"] for p in data["people"] if p["departed"]}
+    assert {"Ben Okafor", "Chen Wei"} <= departed
+    assert sum(r["orphaned_files"] for r in data["repos"]) > 0
+    alex = next(k for k, d in report.developers.items() if d.name == "Alex Morgan")
+    sim = report.simulate([alex])
+    assert sorted(sim["services_unknowable"]) == sorted(truth["orphaned_services"])
+    assert sim["share_services_unknowable"] == pytest.approx(truth["share"], abs=0.01)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from kb.models import ChangeType
 
@@ -38,9 +38,11 @@ PRUNE_SHARE = 0.1
 """The reference tool drops TF members who author < 10% of what its top member authors."""
 
 
-@dataclass(frozen=True, slots=True)
-class Change(Generic[Dev]):
-    """One change to one path, credited to one or more developers (author, co-authors)."""
+class Change(NamedTuple, Generic[Dev]):
+    """One change to one path, credited to one or more developers (author, co-authors).
+
+    A tuple: a large repository has hundreds of thousands of them.
+    """
 
     kind: ChangeType
     path: str

@@ -25,6 +25,7 @@ from typing import Any
 
 from kb.analysis.authorship import AuthorshipMap, Change, authorship_map, truck_factor
 from kb.errors import NotFoundError
+from kb.models import ChangeType
 from kb.store import history as sh
 from kb.store.search import latest_activity
 from kb.store.store import Store
@@ -86,6 +87,8 @@ class RepoFacts:
     files: list[str]  # analysed files (have history, not excluded)
     excluded: Counter[str]
     developers: dict[str, Developer]
+    history: sh.RepoHistory
+    credit: dict[int, tuple[str, ...]]  # commit id -> developer keys credited
 
 
 @dataclass
@@ -127,12 +130,16 @@ class BusFactorReport:
         out["files_lost"] = lost
         out["share_files_lost"] = round(lost / total, 3) if total else 0.0
         out["files"] = lost_files[:200]
-        for label, scopes in (("services", self.services), ("directories", self.directories)):
+        for label, scopes in (
+            ("repos", self.repos),
+            ("services", self.services),
+            ("directories", self.directories),
+        ):
             known = [s for s in scopes if s.files and s.known_now * 2 >= s.files]
             unknowable = [s for s in known if self._known_after(s, gone) * 2 < s.files]
             out[f"{label}_known_now"] = len(known)
             out[f"{label}_unknowable"] = [
-                s.name if label == "services" else f"{s.repo}:{s.name}" for s in unknowable
+                f"{s.repo}:{s.name}" if label == "directories" else s.name for s in unknowable
             ]
             out[f"share_{label}_unknowable"] = (
                 round(len(unknowable) / len(known), 3) if known else 0.0
@@ -253,6 +260,16 @@ class BusFactorService:
         self.store = store
         self.departed_after_days = departed_after_days
 
+    def is_departed(self, person: sh.PersonRow, as_of: datetime | None = None) -> bool:
+        """Left (`left_at`), or no activity for `departed_after_days` before kb's "now"."""
+        if person.left_at is not None:
+            return True
+        as_of = as_of or latest_activity(self.store)
+        if as_of is None:
+            return False
+        last = person.last_activity_at
+        return last is None or last < as_of - timedelta(days=self.departed_after_days)
+
     def report(
         self,
         *,
@@ -261,7 +278,9 @@ class BusFactorService:
         service: str | None = None,
         without: Sequence[str] = (),
         depth: int = 2,
+        repos: Sequence[str] | None = None,
     ) -> BusFactorReport:
+        """The report over every repo (or `repo`, `repos`, or the repo of `service`)."""
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}: use {' or '.join(ALGORITHMS)}")
         compat = algorithm == "avelino2016"
@@ -279,6 +298,8 @@ class BusFactorService:
             if repo not in names:
                 raise NotFoundError(f"no repository {repo!r} (known: {', '.join(names) or 'none'})")
             names = [repo]
+        elif repos is not None:
+            names = [n for n in names if n in set(repos)]
         as_of = None if compat else latest_activity(self.store)
         people = {} if compat else sh.people(self.store)
         identities = {} if compat else sh.person_by_identity(self.store)
@@ -292,15 +313,10 @@ class BusFactorService:
                 facts[name] = _compat_facts(hist, developers)
             else:
                 facts[name] = _default_facts(hist, developers, people, identities)
-        if not compat and as_of is not None:
-            limit = as_of - timedelta(days=self.departed_after_days)
+        if not compat:
             for dev in developers.values():
                 person = people.get(dev.person_id) if dev.person_id is not None else None
-                dev.departed = person is not None and (
-                    person.left_at is not None
-                    or person.last_activity_at is None
-                    or person.last_activity_at < limit
-                )
+                dev.departed = person is not None and self.is_departed(person, as_of)
         gone = {k for k, d in developers.items() if d.departed}
         tie = {k: d.name.casefold() + "\0" + k for k, d in developers.items()}
 
@@ -321,7 +337,7 @@ class BusFactorService:
             scope.known_now = len(here)
             return scope
 
-        repos = [measure("repo", n, n, f.files) for n, f in facts.items()]
+        repo_scopes = [measure("repo", n, n, f.files) for n, f in facts.items()]
         services = []
         for svc in all_services:
             if svc.repo not in facts or (service is not None and svc.name != service):
@@ -338,7 +354,7 @@ class BusFactorService:
             algorithm=algorithm,
             as_of=as_of,
             departed_after_days=None if compat else self.departed_after_days,
-            repos=repos,
+            repos=repo_scopes,
             services=services,
             directories=directories,
             developers=developers,
@@ -395,12 +411,27 @@ def _compat_facts(hist: sh.RepoHistory, developers: dict[str, Developer]) -> Rep
     for key, counter in names.items():
         developers[key].name = counter.most_common(1)[0][0]
     changes = [
-        Change(ch.kind, ch.path, ch.old_path, (key_of[ch.commit_id],))
+        Change(ch.kind, *_as_reference_reads(ch), (key_of[ch.commit_id],))
         for ch in hist.changes
         if ch.commit_id in key_of
     ]
     amap = authorship_map(hist.files, changes)
-    return RepoFacts(hist.name, hist.head, amap, sorted(amap.files), Counter(), developers)
+    credit: dict[int, tuple[str, ...]] = {cid: (key,) for cid, key in key_of.items()}
+    return RepoFacts(
+        hist.name, hist.head, amap, sorted(amap.files), Counter(), developers, hist, credit
+    )
+
+
+def _as_reference_reads(ch: sh.ChangeRow) -> tuple[str, str | None]:
+    """(path, old path) as the reference tool parses its `sha;STATUS;old;new` lines.
+
+    It splits on ";", so a path holding one is cut there: "data;1.csv" is read as "data"
+    (and the file at HEAD then has no history).
+    """
+    if ch.kind is ChangeType.RENAME:
+        fields = f"{ch.old_path};{ch.path}".split(";")
+        return fields[1], fields[0]
+    return ch.path.split(";", 1)[0], ch.old_path
 
 
 def _default_facts(
@@ -448,7 +479,9 @@ def _default_facts(
         del amap.files[p]
     if bot_only:
         excluded["bots only"] = len(bot_only)
-    return RepoFacts(hist.name, hist.head, amap, sorted(amap.files), excluded, developers)
+    return RepoFacts(
+        hist.name, hist.head, amap, sorted(amap.files), excluded, developers, hist, credit
+    )
 
 
 def _co_author(identities: dict[tuple[str, str], int], text: str) -> int | None:

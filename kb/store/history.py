@@ -106,7 +106,9 @@ def repo_history(store: Store, name: str, *, with_changes: bool = True) -> RepoH
             .where(Commit.repo_id == rid)
             .order_by(Commit.id)
         )  # fmt: skip
-        for row in s.execute(q).tuples():
+        # Core, not ORM, execution: tens of thousands of rows on a large repository.
+        conn = s.connection()
+        for row in conn.execute(q).tuples():
             cid, sha, an, ae, ce, pid, at, co, merge, fix, revert, msg = row
             out.commits[cid] = CommitRow(
                 cid, sha, an or "", ae or "", ce, pid, _aware(at) or at, tuple(co or ()),
@@ -120,7 +122,10 @@ def repo_history(store: Store, name: str, *, with_changes: bool = True) -> RepoH
             .where(Commit.repo_id == rid)
             .order_by(FileChange.commit_id, FileChange.id)
         )
-        out.changes = [ChangeRow(c, ChangeType(k), p, o) for c, k, p, o in s.execute(cq).tuples()]
+        kinds = {k.value: k for k in ChangeType}
+        out.changes = [
+            ChangeRow(c, kinds[str(k)], p, o) for c, k, p, o in conn.execute(cq).tuples()
+        ]
         return out
 
 
@@ -151,3 +156,28 @@ def services(store: Store) -> list[ServiceRow]:
             .order_by(Service.name)
         )
         return [ServiceRow(i, n, r, p or "") for i, n, r, p in s.execute(q).tuples()]
+
+
+def repos_with_path(store: Store, path: str) -> list[tuple[str, str]]:
+    """(repo, path) for every repo holding `path` at HEAD, as a file or a directory."""
+    with store.transaction() as s:
+        q = (
+            select(Repo.name)
+            .join(RepoFile, RepoFile.repo_id == Repo.id)
+            .where((RepoFile.path == path) | RepoFile.path.startswith(path + "/", autoescape=True))
+            .distinct()
+            .order_by(Repo.name)
+        )
+        return [(name, path) for name in s.scalars(q)]
+
+
+def commit_paths(store: Store, repo: str, sha: str) -> list[str]:
+    """The paths a commit changed (sha or a unique prefix of it)."""
+    with store.transaction() as s:
+        q = (
+            select(FileChange.path)
+            .join(Commit, Commit.id == FileChange.commit_id)
+            .join(Repo, Repo.id == Commit.repo_id)
+            .where(Repo.name == repo, Commit.sha.startswith(sha, autoescape=True))
+        )
+        return list(dict.fromkeys(s.scalars(q)))
