@@ -31,7 +31,9 @@ demo: install
 	$(KB_DEMO) ask "why is payment to order async?"
 	$(KB_DEMO) ask "what must I never touch in inventory?"
 	$(KB_DEMO) ask "who knows the user token code now?"
+	$(KB_DEMO) bus-factor --without "Alex Morgan" --markdown $(DEMO)/bus-factor.md
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
+	@echo "bus-factor report: $(DEMO)/bus-factor.md"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.
 test: install

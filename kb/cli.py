@@ -566,7 +566,10 @@ def bus_factor(ctx: click.Context, repo: str | None, service: str | None, algori
     title = f"Truck factor ({algorithm}"
     title += f", as of {data['as_of'][:10]})" if data["as_of"] else ")"
     table = Table("scope", "truck factor", "who", "files", "orphaned", title=title)
-    for kind, rows in (("repo", data["repos"]), ("service", data["services"])):
+    # A repo that is one whole service shows once, as the service.
+    same = {(s["name"], s["files_analyzed"]) for s in data["services"]}
+    repos = [r for r in data["repos"] if (r["name"], r["files_analyzed"]) not in same]
+    for kind, rows in (("service", data["services"]), ("repo", repos)):
         for row in rows:
             table.add_row(
                 f"{kind} {row['name']}",
@@ -580,7 +583,8 @@ def bus_factor(ctx: click.Context, repo: str | None, service: str | None, algori
     if risky:
         out.print("\n[bold]Only they know[/] (files with no other author still here)")
         for p in risky:
-            critical = ", ".join(p["truck_factor_of"]) or "—"
+            critical = ", ".join(dict.fromkeys(x.split(":", 1)[1] for x in p["truck_factor_of"]))
+            critical = critical or "—"
             out.print(f"  {p['name']}: {p['sole_author_files']} files · critical to {critical}")
     if "without" in data:
         sim = data["without"]

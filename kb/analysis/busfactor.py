@@ -180,6 +180,7 @@ class BusFactorReport:
         """Per person: files authored, files only they know, the scopes they are critical to."""
         sole: Counter[str] = Counter()
         authored: Counter[str] = Counter()
+        orphaned: Counter[str] = Counter()  # departed people: their files no one here knows
         for scope in self.repos:
             facts = self.facts[scope.repo]
             for path in scope.paths:
@@ -188,6 +189,8 @@ class BusFactorReport:
                 here = [d for d in authors if not self._gone(d)]
                 if len(here) == 1:
                     sole[here[0]] += 1
+                elif not here:
+                    orphaned.update(authors)
         rows = []
         for key in sorted(authored, key=lambda k: (-authored[k], self.name(k))):
             dev = self.developers[key]
@@ -200,11 +203,14 @@ class BusFactorReport:
                     else None,
                     "files_authored": authored[key],
                     "sole_author_files": sole[key],
-                    "truck_factor_of": [
-                        f"{s.kind}:{s.name}"
-                        for s in (*self.repos, *self.services)
-                        if key in s.authors
-                    ],
+                    "orphaned_files": orphaned[key],
+                    "truck_factor_of": list(
+                        dict.fromkeys(
+                            f"{s.kind}:{s.name}"
+                            for s in (*self.services, *self.repos)
+                            if key in s.authors
+                        )
+                    ),
                     "services": {
                         s.name: round(s.knowledge.get(key, 0) / s.files, 3)
                         for s in self.services

@@ -108,14 +108,15 @@ def busfactor_markdown(report: BusFactorReport, leavers: int = 3) -> str:
 
     lines += ["## People", ""]
     lines += _table(
-        ["person", "status", "files authored", "only they know", "critical to"],
+        ["person", "status", "files authored", "only they know", "left orphaned", "critical to"],
         [
             [
                 p["name"],
                 f"left (last seen {p['last_activity']})" if p["departed"] else "here",
                 str(p["files_authored"]),
-                str(p["sole_author_files"]),
-                ", ".join(x.split(":", 1)[1] for x in p["truck_factor_of"]) or "—",
+                str(p["sole_author_files"]) if not p["departed"] else "—",
+                str(p["orphaned_files"]) if p["departed"] else "—",
+                ", ".join(dict.fromkeys(x.split(":", 1)[1] for x in p["truck_factor_of"])) or "—",
             ]
             for p in people[:_TOP_PEOPLE]
         ],
@@ -124,7 +125,10 @@ def busfactor_markdown(report: BusFactorReport, leavers: int = 3) -> str:
 
     heat = data["heatmap"]
     if heat["columns"]:
-        cols = heat["columns"][:8]
+        cols = [
+            f"{name} (left)" if gone else name
+            for name, gone in zip(heat["columns"][:8], heat["departed"][:8], strict=True)
+        ]
         lines += [f"## Knowledge map ({label} × person: share of files they author)", ""]
         lines += _table(
             [label, *cols],
