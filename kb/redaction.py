@@ -74,9 +74,26 @@ def _looks_secret(value: str) -> bool:
     return len(value) >= 12 and _entropy(value) >= 3.0 and classes >= 2
 
 
+# A literal every pattern above needs. Most text holds none, and a few substring checks are
+# far cheaper than a dozen regex substitutions (ten thousand commit messages a run).
+_TOKEN_LITERALS = (
+    "-----BEGIN", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "xox",
+    "xapp-", "hooks.slack.com", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+    "k_live_", "k_test_", "AIza", "sk-", "eyJ", "://",
+)  # fmt: skip
+_KEY_LITERALS = ("passw", "pwd", "secret", "token", "key", "credential")  # case-folded
+
+
+def _may_hold_secret(text: str) -> bool:
+    if any(lit in text for lit in _TOKEN_LITERALS):
+        return True
+    low = text.lower()
+    return any(lit in low for lit in _KEY_LITERALS)
+
+
 def redact(text: str) -> tuple[str, int]:
     """Text with secrets replaced by `[REDACTED:kind]`, and how many were replaced."""
-    if not text:
+    if not text or not _may_hold_secret(text):
         return text, 0
     total = 0
     for kind, pattern in _TOKEN_PATTERNS:

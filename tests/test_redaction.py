@@ -21,6 +21,10 @@ SECRETS = {
     "private-key": (
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc\n-----END RSA PRIVATE KEY-----"
     ),
+    "slack-app-token": "socket mode runs on xapp-1-A0123456789-7766554433-abcdefABCDEF",
+    "slack-webhook": "alerts post to https://hooks.slack.com/services/T0ABC123/B0DEF456/Xy9zAbCdEfGh",
+    "google-api-key": "maps use AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "openai-key": "the eval ran with sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
     "jwt": (
         "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
         ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
