@@ -8,21 +8,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.embeddings import CachedEmbedder, Embedder, SentenceTransformerEmbedder
-from kb.indexing import Indexer
 from kb.settings import Settings
 from kb.store import Store
-from kb.vectors import VectorStore
 
+# Heavy modules (embeddings, vectors, indexing) load with the service that needs them:
+# `kb bus-factor` or a history-only ingest never pays for them.
 if TYPE_CHECKING:
     from kb.analysis.busfactor import BusFactorService
     from kb.analysis.experts import ExpertService
+    from kb.analysis.hotspots import HotspotService
+    from kb.analysis.staleness import StaleEntry, StalenessService
     from kb.answering import AnswerService
     from kb.answers import Answer
+    from kb.embeddings import CachedEmbedder, Embedder
+    from kb.indexing import Indexer
     from kb.ingest import IngestReport
     from kb.models import Feedback, Severity, WisdomKind
     from kb.retrieval import Retriever
     from kb.store.questions import AskedQuestion
+    from kb.vectors import VectorStore
 
 
 class KB:
@@ -46,6 +50,8 @@ class KB:
     @cached_property
     def base_embedder(self) -> Embedder:
         """The document embedder (sentence-transformers over the bundled model)."""
+        from kb.embeddings import SentenceTransformerEmbedder
+
         return self._embedder or SentenceTransformerEmbedder(
             self.settings.embedding_model_dir, batch_size=self.settings.embedding_batch_size
         )
@@ -53,6 +59,8 @@ class KB:
     @cached_property
     def embedder(self) -> CachedEmbedder:
         """The embedder, behind the content-hash cache (ingest writes through it)."""
+        from kb.embeddings import CachedEmbedder
+
         return CachedEmbedder(self.base_embedder, self.store)
 
     @cached_property
@@ -94,6 +102,26 @@ class KB:
         from kb.analysis.busfactor import BusFactorService
 
         return BusFactorService(self.store, departed_after_days=self.settings.departed_after_days)
+
+    @cached_property
+    def hotspots(self) -> HotspotService:
+        """Files that change and break often and few still know; their danger zones."""
+        from kb.analysis.hotspots import HotspotService
+
+        return HotspotService(self.store, self.busfactor)
+
+    @cached_property
+    def staleness(self) -> StalenessService:
+        """Wisdom entries and which need re-verifying (files changed, teller departed)."""
+        from kb.analysis.staleness import StalenessService
+
+        return StalenessService(self.store, departed_after_days=self.settings.departed_after_days)
+
+    def stale_wisdom(
+        self, service: str | None = None, kind: WisdomKind | None = None
+    ) -> list[StaleEntry]:
+        """Wisdom entries flagged for re-verification, with their reasons."""
+        return self.staleness.stale(service=service, kind=kind)
 
     @cached_property
     def experts(self) -> ExpertService:
@@ -158,6 +186,8 @@ class KB:
     @cached_property
     def vectors(self) -> VectorStore:
         """The chunk vector store (chromadb under KB_HOME, or KB_CHROMA_URL)."""
+        from kb.vectors import VectorStore
+
         dim = self.embedder.dim
         if self.settings.chroma_url:
             return VectorStore.remote(
@@ -170,6 +200,8 @@ class KB:
     @cached_property
     def indexer(self) -> Indexer:
         """Writes document batches to SQL and vectors."""
+        from kb.indexing import Indexer
+
         return Indexer(self.store, self.vectors, self.embedder)
 
     def init(self) -> tuple[str | None, str]:

@@ -642,6 +642,106 @@ def who(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
             out.print(f"  {e.name} (last seen {seen}) — {e.reason()}", markup=False)
 
 
+@cli.command()
+@example(
+    "kb hotspots",
+    "kb hotspots --repo inventory-service --limit 5",
+    "kb hotspots --save",
+    "kb --home demo-out/kb hotspots --json",
+)
+@click.option("--repo", help="Only this repository.")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=15, show_default=True, help="Files to list."
+)
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Store the top hotspots as danger zones now (a full ingest does it by itself; "
+    "a --history-only one does not).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the hotspots as one JSON object.")
+@click.pass_context
+def hotspots(ctx: click.Context, repo: str | None, limit: int, save: bool, as_json: bool) -> None:
+    """Files that change often, break often, few still know and incidents name: the risky ones."""
+    app = _kb(ctx)
+    _require_kb(app)
+    if save:
+        saved = app.hotspots.refresh_danger_zones(repo)
+        err.print(f"danger zones saved: {sum(saved.values())} in {len(saved)} repos")
+    spots = app.hotspots.hotspots(repo=repo, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"hotspots": [h.as_json() for h in spots]}))
+        return
+    if not spots:
+        out.print("No history in kb yet: run `kb ingest git PATH` first.")
+        return
+    table = Table("score", "file", "changes", "fixes", "reverts", "still here", "incidents",
+                  title="Hotspots (churn × trouble × knowledge × incidents)")  # fmt: skip
+    table.columns[1].overflow = "fold"
+    for h in spots:
+        table.add_row(
+            f"{h.score:g}",
+            f"{h.repo}:{h.path}",
+            str(h.changes),
+            str(len(h.fixes)),
+            str(len(h.reverts)),
+            ", ".join(h.authors_here) or "[red]no one[/]",
+            ", ".join(i.id for i in h.incidents) or "—",
+        )
+    out.print(table)
+
+
+@cli.command()
+@example(
+    "kb wisdom --stale",
+    "kb wisdom --service inventory-service --kind danger_zone",
+    "kb wisdom --stale --json",
+)
+@click.option("--stale", is_flag=True, help="Only entries to re-verify, with the reasons.")
+@click.option("--service", help="Only entries about this service (or repository).")
+@click.option("--kind", type=click.Choice([k.value for k in WisdomKind]), help="Only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as one JSON object.")
+@click.pass_context
+def wisdom(ctx: click.Context, stale: bool, service: str | None, kind: str | None,
+           as_json: bool) -> None:  # fmt: skip
+    """List what kb knows (danger zones, rules, rationale…); --stale: what to re-verify."""
+    from kb.analysis.staleness import wisdom_json
+
+    app = _kb(ctx)
+    _require_kb(app)
+    wanted = WisdomKind(kind) if kind else None
+    if stale:
+        flagged = app.stale_wisdom(service=service, kind=wanted)
+        if as_json:
+            click.echo(json.dumps({"entries": [e.as_json() for e in flagged]}))
+            return
+        if not flagged:
+            out.print("Nothing to re-verify.")
+            return
+        out.print(f"[bold]{len(flagged)} entries to re-verify[/]")
+        for e in flagged:
+            where = e.entry.path_glob or e.entry.service or e.entry.repo or ""
+            out.print(f"\n[bold]{e.entry.title}[/] [dim]({e.entry.kind}, {where})[/]")
+            out.print(f"  {e.entry.external_id}", markup=False)
+            for r in e.reasons:
+                out.print(f"  - {r.detail}", markup=False)
+        return
+    rows = app.staleness.entries(service=service, kind=wanted)
+    if as_json:
+        click.echo(json.dumps({"entries": [wisdom_json(r) for r in rows]}))
+        return
+    if not rows:
+        out.print("No wisdom entries match.")
+        return
+    table = Table("kind", "severity", "where", "title", "said by")
+    table.columns[2].overflow = "fold"
+    for r in rows:
+        where = ":".join(x for x in (r.repo, r.path_glob) if x) or r.service or ""
+        title = r.title.splitlines()[0][:70] if r.title else ""
+        table.add_row(r.kind, r.severity, where, title, r.said_by or r.origin)
+    out.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -160,7 +161,7 @@ class Ingestor:
             # Whatever was read before a fatal error is kept (without moving the cursor).
             if buffer:
                 self._write(source_id, buffer, None, report)
-            self._finish_run()
+            self._finish_run(config)
         return report
 
     def _write(
@@ -240,8 +241,28 @@ class Ingestor:
         if counter:
             setattr(report, counter, getattr(report, counter) + len(items))
 
-    def _finish_run(self) -> None:
+    def _finish_run(self, config: SourceConfig | None = None) -> None:
         with self.app.store.transaction() as session:
             w = RecordWriter(session, None)
             w.derive_event_dependencies()
             w.link_superseded_wisdom()
+        # A --history-only run is the quick bus-factor path: `kb hotspots --save` then.
+        quick = bool(config is not None and config.options.get("history_only"))
+        if config is not None and config.kind != SourceKind.TAUGHT and not quick:
+            self._refresh_hotspots(config)
+
+    def _refresh_hotspots(self, config: SourceConfig) -> None:
+        """Re-rank the hotspot danger zones: of the repo a git run read, else of every repo
+        (a Slack or ADR run may bring incidents that name files)."""
+        from kb.errors import NotFoundError
+
+        repo = config.name if config.kind == SourceKind.GIT else None
+        try:
+            self.app.hotspots.refresh_danger_zones(repo)
+        except NotFoundError:
+            pass  # the run failed before its repo was stored
+        except Exception:  # derived facts must never cost the run what it stored
+            logging.getLogger(__name__).warning(
+                "hotspot danger zones not refreshed after %s %s", config.kind, config.name,
+                exc_info=True,
+            )  # fmt: skip

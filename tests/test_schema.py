@@ -91,3 +91,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     store.close()
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    # Commands skip Alembic when the database is at HEAD_REVISION: it must be the real head.
+    assert db.head_revision() == db.HEAD_REVISION

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -260,6 +259,8 @@ class Store:
 
     def cached_vectors(self, model: str, hashes: set[str]) -> dict[str, list[float]]:
         """Stored vectors of `model` for the given text hashes (absent ones are left out)."""
+        import numpy as np  # only where vectors are: history-only runs never load it
+
         found: dict[str, list[float]] = {}
         wanted = sorted(hashes)
         with self.transaction() as s:
@@ -276,6 +277,8 @@ class Store:
 
     def cache_vectors(self, model: str, vectors: dict[str, list[float]]) -> None:
         """Store vectors of `model` by text hash (existing entries are kept)."""
+        import numpy as np  # only where vectors are: history-only runs never load it
+
         if not vectors:
             return
         with self.transaction() as s:

@@ -109,6 +109,7 @@ class RecordWriter:
         self._services: dict[str, int] = {}
         self._identity: dict[tuple[IdentityKind, str], int] | None = None
         self._pending: dict[int, _PersonUpdate] = {}
+        self._new_identities: list[dict[str, Any]] = []  # written by flush_people
         # Facts (re)written in this batch: a file's facts not among them are stale.
         self._written_deps: set[int] = set()
         self._written_topics: set[int] = set()
@@ -179,20 +180,28 @@ class RecordWriter:
         if matches:
             pid = matches[0][1]
         else:
-            person = Person(
-                display_name=rec.name or (rec.emails[0] if rec.emails else rec.slack_id or "?"),
-                is_bot=rec.is_bot,
+            # Core, not an ORM flush per person: a large project has thousands of authors.
+            people_t = cast(Table, Person.__table__)
+            pid = (
+                self.s.connection()
+                .execute(
+                    insert(people_t).returning(people_t.c.id),
+                    {
+                        "display_name": rec.name
+                        or (rec.emails[0] if rec.emails else rec.slack_id or "?"),
+                        "is_bot": rec.is_bot,
+                    },
+                )
+                .scalar_one()
             )
-            self.s.add(person)
-            self.s.flush()
-            pid = person.id
         for kind, value, raw in keys:
             if (kind, value) not in known:
-                self.s.add(
-                    Identity(
-                        person_id=pid, kind=kind, value=value, raw=raw, source_id=self.source_id
-                    )
-                )
+                self._new_identities.append(
+                    {
+                        "person_id": pid, "kind": kind, "value": value, "raw": raw,
+                        "source_id": self.source_id,
+                    }
+                )  # fmt: skip
                 known[(kind, value)] = pid
         update = self._pending.setdefault(pid, _PersonUpdate())
         if rec.name:
@@ -206,7 +215,10 @@ class RecordWriter:
         return pid
 
     def flush_people(self) -> None:
-        """Apply the batch's accumulated person updates with one query (call before commit)."""
+        """Write the batch's new identities and person updates (call before commit)."""
+        if self._new_identities:
+            rows, self._new_identities = self._new_identities, []
+            self.s.connection().execute(insert(cast(Table, Identity.__table__)), rows)
         if not self._pending:
             return
         pending, self._pending = self._pending, {}

@@ -1,0 +1,255 @@
+"""Staleness: which wisdom entries need re-verifying, and why.
+
+An active entry is flagged when
+
+- **its files changed substantially after it was recorded** (since `last_verified_at`, else
+  `created_at`): its `path_glob` matches stored paths of its repo (a glob may match several;
+  a plain path matches itself) and, after that time, one of them was deleted or renamed
+  away, or they were changed by at least `min_commits` (default 3) non-merge commits.
+  Git history stores no line counts, so "rewritten" is measured in commits, not lines;
+- **the person behind it has departed**: its teller (`said_by`) or the author of its source
+  document (for an ADR, postmortem or doc that names none: who added the file) left
+  (known departure) or has had no activity for `departed_after_days` before the newest
+  activity in kb (the bus factor's rule). Bots are not people here.
+
+Hotspot danger zones (`hotspot:…`) are recomputed from history at every ingest, so they
+are never stale by their files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from kb.models import ChangeType, WisdomKind
+from kb.store import history as sh
+from kb.store import risk as sr
+from kb.store.search import latest_activity
+from kb.store.store import Store
+
+STALE_AFTER_COMMITS = 3
+# Documents whose author is whoever wrote the file (when the document names no author).
+_AUTHORED = frozenset({"adr", "postmortem", "doc"})
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class StaleReason:
+    """One reason to re-verify an entry, with its evidence."""
+
+    kind: str  # changed | renamed | deleted | departed
+    detail: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "evidence": self.evidence}
+
+
+@dataclass
+class StaleEntry:
+    """A wisdom entry flagged for re-verification."""
+
+    entry: sr.WisdomRow
+    since: datetime | None
+    reasons: list[StaleReason]
+
+    def as_json(self) -> dict[str, Any]:
+        out = wisdom_json(self.entry)
+        out["stale_since"] = self.since.isoformat() if self.since else None
+        out["reasons"] = [r.as_json() for r in self.reasons]
+        return out
+
+
+def wisdom_json(row: sr.WisdomRow) -> dict[str, Any]:
+    """A wisdom entry as `kb wisdom --json` prints it."""
+    return {
+        "id": row.external_id,
+        "kind": row.kind,
+        "title": row.title,
+        "body": row.body,
+        "severity": row.severity,
+        "status": row.status,
+        "origin": row.origin,
+        "service": row.service,
+        "repo": row.repo,
+        "path": row.path_glob,
+        "line": row.line,
+        "said_by": row.said_by,
+        "source": row.document_external_id,
+        "source_author": row.document_author,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "last_verified_at": row.last_verified_at.isoformat() if row.last_verified_at else None,
+    }
+
+
+def matches(glob: str, path: str) -> bool:
+    """Whether a stored path is covered by an entry's path glob (a plain path: itself)."""
+    glob = glob.strip().lstrip("/")
+    if not _GLOB_CHARS.intersection(glob):
+        # "src/legacy/" anchors a directory: every file under it.
+        return path == glob or (glob.endswith("/") and path.startswith(glob))
+    return fnmatch.fnmatchcase(path, glob)
+
+
+class StalenessService:
+    """Lists wisdom entries and flags those that need re-verification."""
+
+    def __init__(
+        self,
+        store: Store,
+        departed_after_days: int = 270,
+        min_commits: int = STALE_AFTER_COMMITS,
+    ) -> None:
+        self.store = store
+        self.departed_after_days = departed_after_days
+        self.min_commits = min_commits
+
+    def entries(
+        self, service: str | None = None, kind: WisdomKind | None = None
+    ) -> list[sr.WisdomRow]:
+        """Active wisdom entries, optionally of one service (or repo) and kind."""
+        return sr.wisdom_rows(self.store, service=service, kinds=(kind,) if kind else ())
+
+    def stale(self, service: str | None = None, kind: WisdomKind | None = None) -> list[StaleEntry]:
+        """The entries flagged for re-verification, with their reasons, oldest first."""
+        rows = self.entries(service, kind)
+        people = sh.people(self.store)
+        as_of = latest_activity(self.store)
+        limit = as_of - timedelta(days=self.departed_after_days) if as_of else None
+        histories: dict[str, sh.RepoHistory | None] = {}
+        out = []
+        for row in rows:
+            since = row.last_verified_at or row.created_at
+            reasons: list[StaleReason] = []
+            hist = None
+            if row.repo and row.path_glob and since is not None:
+                if row.repo not in histories:
+                    histories[row.repo] = sh.repo_history(self.store, row.repo)
+                hist = histories[row.repo]
+            # Hotspot danger zones are recomputed from history at every ingest.
+            recomputed = row.external_id.startswith(sr.HOTSPOT_PREFIX)
+            if hist is not None and since is not None and row.path_glob and not recomputed:
+                reasons.extend(self._file_reasons(row.path_glob, since, hist))
+            source_author = row.document_author_person_id
+            if source_author is None and hist is not None and row.document_kind in _AUTHORED:
+                source_author = _added_by(hist, row.path_glob or "")
+            seen: set[int] = set()
+            tellers = (("teller", row.said_by_person_id), ("author of its source", source_author))
+            for role, pid in tellers:
+                if pid is None or pid in seen:
+                    continue
+                seen.add(pid)
+                reason = _departed(people.get(pid), role, limit)
+                if reason is not None:
+                    reasons.append(reason)
+            if reasons:
+                out.append(StaleEntry(row, since, reasons))
+        return out
+
+    def _file_reasons(self, glob: str, since: datetime, hist: sh.RepoHistory) -> list[StaleReason]:
+        known = set(hist.files)
+        for ch in hist.changes:
+            known.add(ch.path)
+            if ch.old_path:
+                known.add(ch.old_path)
+        anchored = {p for p in known if matches(glob, p)}
+        if not anchored:
+            return []
+        touched: dict[int, list[str]] = {}
+        renamed: dict[str, str] = {}
+        deleted: list[str] = []
+        for ch in hist.changes:
+            commit = hist.commits[ch.commit_id]
+            if commit.is_merge or commit.authored_at <= since:
+                continue
+            if ch.path in anchored or (ch.old_path in anchored):
+                touched.setdefault(ch.commit_id, []).append(ch.old_path or ch.path)
+            if ch.kind is ChangeType.DELETE and ch.path in anchored:
+                deleted.append(ch.path)
+            elif (
+                ch.kind is ChangeType.RENAME and ch.old_path in anchored and ch.path not in anchored
+            ):
+                renamed[ch.old_path] = ch.path
+        commits = [
+            {
+                "sha": hist.commits[cid].sha[:10],
+                "subject": hist.commits[cid].subject[:120],
+                "date": hist.commits[cid].authored_at.date().isoformat(),
+                "author": hist.commits[cid].author_name,
+                "paths": sorted(set(paths)),
+            }
+            for cid, paths in sorted(
+                touched.items(), key=lambda kv: hist.commits[kv[0]].authored_at
+            )
+        ]
+        reasons = []
+        day = since.date().isoformat()
+        for path in sorted(set(deleted)):
+            reasons.append(
+                StaleReason(
+                    "deleted", f"{path} was deleted after {day}", {"path": path, "commits": commits}
+                )
+            )
+        for old, new in sorted(renamed.items()):
+            reasons.append(
+                StaleReason(
+                    "renamed",
+                    f"{old} was renamed to {new} after {day}",
+                    {"path": old, "renamed_to": new, "commits": commits},
+                )
+            )
+        if not reasons and len(commits) >= self.min_commits:
+            last = commits[-1]
+            reasons.append(
+                StaleReason(
+                    "changed",
+                    f"{glob} changed in {len(commits)} commits since {day} "
+                    f"(last {last['sha'][:7]} {last['date']}: {last['subject']})",
+                    {"commits": commits, "paths": sorted(anchored)},
+                )
+            )
+        return reasons
+
+
+def _added_by(hist: sh.RepoHistory, path: str) -> int | None:
+    """The person who added a file (an ADR's or a postmortem's author, when it names none)."""
+    for ch in hist.changes:
+        if ch.path == path and ch.kind is ChangeType.ADD:
+            return hist.commits[ch.commit_id].person_id
+    return None
+
+
+def _departed(person: sh.PersonRow | None, role: str, limit: datetime | None) -> StaleReason | None:
+    """Why a person counts as departed (None if they don't or we can't tell)."""
+    if person is None or person.is_bot:
+        return None
+    if person.left_at is not None:
+        day = person.left_at.date().isoformat()
+        return StaleReason(
+            "departed",
+            f"{person.name} ({role}) left on {day}",
+            {"person": person.name, "role": role, "left_at": day},
+        )
+    last = person.last_activity_at
+    if limit is not None and last is not None and last < limit:
+        day = last.date().isoformat()
+        return StaleReason(
+            "departed",
+            f"{person.name} ({role}) has been inactive since {day}",
+            {"person": person.name, "role": role, "last_activity": day},
+        )
+    return None
+
+
+def stale_wisdom(
+    store: Store,
+    departed_after_days: int = 270,
+    *,
+    service: str | None = None,
+    kind: WisdomKind | None = None,
+    min_commits: int = STALE_AFTER_COMMITS,
+) -> list[StaleEntry]:
+    """Wisdom entries flagged for re-verification, with reasons (see the module docstring)."""
+    return StalenessService(store, departed_after_days, min_commits).stale(service, kind)
