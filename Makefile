@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIPC) torch==2.13.0
 	$(PIPC) -e '.[dev,postgres,openai,ollama]'
+	# An editable install compiles nothing: byte-compile once so every kb command starts
+	# fast even where PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q kb connectors migrations seed > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

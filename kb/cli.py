@@ -425,17 +425,18 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
-    default=500,
-    show_default=True,
-    help="Commits per checkpoint: a crash loses at most one batch of work.",
+    help="Commits per checkpoint: a crash loses at most one batch of work "
+    "[default: 500, 2000 with --history-only].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
 def ingest_git(ctx: click.Context, path: Path, name: str | None, history_only: bool,
-               services: tuple[str, ...], batch_size: int, as_json: bool) -> None:  # fmt: skip
+               services: tuple[str, ...], batch_size: int | None, as_json: bool) -> None:  # fmt: skip
     """Ingest a local git repository: its whole history, docs, ADRs, code, contracts."""
     resolved = path.expanduser().resolve()
-    options: dict[str, Any] = {"history_only": history_only, "batch_size": batch_size}
+    options: dict[str, Any] = {"history_only": history_only}
+    if batch_size is not None:
+        options["batch_size"] = batch_size
     if services:
         mapping = {}
         for item in services:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from kb.models import (
     AdrStatus,
@@ -115,9 +115,8 @@ class PersonRecord:
     seen_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class FileChangeRecord:
-    """What a commit did to one path."""
+class FileChangeRecord(NamedTuple):
+    """What a commit did to one path (a tuple: a large history has hundreds of thousands)."""
 
     change_type: ChangeType
     path: str

@@ -45,6 +45,8 @@ class GitConnector:
         self.settings = settings
         self.path = Path(source.location).expanduser()
         self.history_only = bool(source.options.get("history_only", False))
+        # History alone is cheap to redo: bigger batches, fewer commits of the transaction.
+        self.default_batch = 2000 if self.history_only else 500
 
     def _check_repo(self) -> tuple[str | None, str | None]:
         if not self.path.exists():
@@ -87,7 +89,7 @@ class GitConnector:
             repo,
             since=state.get("last_commit"),
             with_text=not self.history_only,
-            batch_size=int(self.source.options.get("batch_size", 500)),
+            batch_size=int(self.source.options.get("batch_size") or self.default_batch),
         ):
             if isinstance(record, Checkpoint):
                 state.update(record.cursor)

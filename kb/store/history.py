@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -38,8 +39,7 @@ class CommitRow:
     subject: str
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeRow:
+class ChangeRow(NamedTuple):
     commit_id: int
     kind: ChangeType
     path: str
@@ -108,24 +108,23 @@ def repo_history(store: Store, name: str, *, with_changes: bool = True) -> RepoH
         )  # fmt: skip
         # Core, not ORM, execution: tens of thousands of rows on a large repository.
         conn = s.connection()
-        for row in conn.execute(q).tuples():
+        for row in conn.execute(q).tuples().all():
             cid, sha, an, ae, ce, pid, at, co, merge, fix, revert, msg = row
             out.commits[cid] = CommitRow(
                 cid, sha, an or "", ae or "", ce, pid, _aware(at) or at, tuple(co or ()),
                 bool(merge), bool(fix), bool(revert), (msg or "").split("\n", 1)[0],
             )  # fmt: skip
-        cq = (
-            select(
-                FileChange.commit_id, FileChange.change_type, FileChange.path, FileChange.old_path
-            )
-            .join(Commit, Commit.id == FileChange.commit_id)
-            .where(Commit.repo_id == rid)
-            .order_by(FileChange.commit_id, FileChange.id)
-        )
+        # Straight from the driver: hundreds of thousands of plain rows on a large repository.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        rows = conn.exec_driver_sql(
+            f"SELECT fc.commit_id, fc.change_type, fc.path, fc.old_path "
+            f"FROM {FileChange.__tablename__} fc JOIN {Commit.__tablename__} c "
+            f"ON c.id = fc.commit_id WHERE c.repo_id = {mark} ORDER BY fc.commit_id, fc.id",
+            (rid,),
+        ).fetchall()
         kinds = {k.value: k for k in ChangeType}
-        out.changes = [
-            ChangeRow(c, kinds[str(k)], p, o) for c, k, p, o in conn.execute(cq).tuples()
-        ]
+        make = ChangeRow._make
+        out.changes = [make((c, kinds[k], p, o)) for c, k, p, o in rows]
         return out
 
 

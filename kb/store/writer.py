@@ -489,17 +489,18 @@ class RecordWriter:
             ).all()
             id_of = {sha: cid for cid, sha in ids}
             changes = [
-                {
-                    "commit_id": id_of[c.sha],
-                    "change_type": ch.change_type,
-                    "path": ch.path,
-                    "old_path": ch.old_path,
-                }
+                (id_of[c.sha], ch.change_type.value, ch.path, ch.old_path)
                 for c in new
                 for ch in c.changes
             ]
             if changes:
-                conn.execute(insert(changes_t), changes)
+                # Straight to the driver: plain values, and several per commit on big repos.
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                conn.exec_driver_sql(
+                    f"INSERT INTO {changes_t.name} (commit_id, change_type, path, old_path) "
+                    f"VALUES ({mark}, {mark}, {mark}, {mark})",
+                    changes,
+                )
             written += len(new)
         return written
 
