@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kb.store import search as sq
+from kb.errors import NotFoundError
 
 if TYPE_CHECKING:
     from kb.app import KB
@@ -27,19 +27,14 @@ def knowledge_gaps(app: KB) -> dict[str, Any]:
         targets: list[str | None] = list(q.services) or [None]
         for target in targets:
             groups.setdefault(target, []).append(entry)
-    now = sq.latest_activity(app.store)
     out = []
     for service in sorted(groups, key=lambda s: (s is None, s or "")):
         ask: list[str] = []
-        if service and now is not None:
-            for c in sq.contributors(app.store, repo=service):
-                departed = c.left_at is not None or (
-                    c.last_activity is None
-                    or (now - c.last_activity).days > app.settings.departed_after_days
-                )
-                if not c.is_bot and not departed:
-                    ask.append(c.name)
-                if len(ask) == 3:
-                    break
+        if service:
+            # Who knows the service now: authorship and recent work, people who left out.
+            try:
+                ask = [e.name for e in app.experts.who(service, limit=3).current]
+            except NotFoundError:
+                ask = []
         out.append({"service": service, "ask": ask, "questions": groups[service]})
     return {"services": out, "total": sum(len(v) for v in groups.values())}
