@@ -366,3 +366,43 @@ def test_demo_senior_is_the_single_point_of_failure(
     sim = report.simulate([alex])
     assert sorted(sim["services_unknowable"]) == sorted(truth["orphaned_services"])
     assert sim["share_services_unknowable"] == pytest.approx(truth["share"], abs=0.01)
+
+
+def test_rename_chain_and_reused_path_as_the_reference_tool_reads_them(
+    history_kb: KB, tmp_path: Path
+) -> None:
+    """a.py -> b.py -> c.py, then a new b.py. Expected facts are the reference tool's own
+    output (aserg-ufmg/Truck-Factor, run on this very history): ann's a.py history lands
+    on the new b.py, not on c.py, because b.py comes first and takes the rename for good."""
+    ann, ben, cid, dee, eli = (
+        (n, f"{n.lower()}@x.org") for n in ("Ann", "Ben", "Cid", "Dee", "Eli")
+    )
+    repo = Repo(tmp_path / "ro")
+    text = "".join(f"line {i} of a\n" for i in range(5))
+    repo.commit("ann adds a", {"a.py": text}, ann)
+    for i in range(3):
+        text += f"edit {i}\n"
+        repo.commit(f"ann edits a {i}", {"a.py": text}, ann)
+    repo.git("mv", "a.py", "b.py")
+    repo.commit("ben renames a -> b", author=ben)
+    repo.git("mv", "b.py", "c.py")
+    repo.commit("cid renames b -> c", author=cid)
+    repo.commit("dee adds a new b.py", {"b.py": "a brand new b.py\n"}, dee)
+    repo.commit("eli adds two", {"other1.py": "1\n", "other2.py": "2\n"}, eli)
+    _ingest(history_kb, repo, "ro")
+    report = history_kb.busfactor.report(algorithm="avelino2016")
+    files = report.facts["ro"].authorship.files
+
+    def table(path: str) -> dict[str, tuple[bool, int, int, bool]]:
+        return {
+            report.name(k): (a.first_authorship, a.deliveries, a.acceptances, a.author)
+            for k, a in files[path].items()
+        }
+
+    assert table("b.py") == {
+        "Dee": (True, 0, 4, True), "Ben": (False, 1, 3, False), "Ann": (True, 3, 1, True)
+    }  # fmt: skip
+    assert table("c.py") == {
+        "Dee": (True, 0, 2, True), "Cid": (False, 1, 1, False), "Ben": (False, 1, 1, False)
+    }  # fmt: skip
+    assert report.as_json()["repos"][0]["truck_factor"] == 2  # Dee and Eli, 2 files each
