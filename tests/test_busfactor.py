@@ -406,3 +406,15 @@ def test_rename_chain_and_reused_path_as_the_reference_tool_reads_them(
         "Dee": (True, 0, 2, True), "Cid": (False, 1, 1, False), "Ben": (False, 1, 1, False)
     }  # fmt: skip
     assert report.as_json()["repos"][0]["truck_factor"] == 2  # Dee and Eli, 2 files each
+
+
+def test_demo_who_knows_the_user_token_code_now(demo_kb: tuple[KB, list[object]]) -> None:
+    """The seed's story: Chen wrote the token code and left; Alex knows it now."""
+    app, _ = demo_kb
+    by_path = app.experts.who("user-service:src/users/tokens.py")
+    assert by_path.current[0].name == "Alex Morgan"
+    assert "Chen Wei" in [e.name for e in by_path.departed]
+    by_topic = app.experts.who("user token code")  # a topic: retrieval finds the files
+    assert by_topic.kind == "topic" and by_topic.current[0].name == "Alex Morgan"
+    assert any("tokens.py" in f for f in by_topic.current[0].evidence["files"])
+    assert "Chen Wei" in [e.name for e in by_topic.departed]
