@@ -133,3 +133,22 @@ def demo_kb(
     reports = ingest_demo(app, demo_org)
     yield app, reports
     app.close()
+
+
+@pytest.fixture
+def isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    """git (run by kb too) with the user's and the system's configuration shut out."""
+    from gitrepo import GIT_ENV
+
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def history_kb(db_url: str, tmp_path: Path) -> Iterator[KB]:
+    """A KB for history-only ingests (no model, no vectors), on SQLite and PostgreSQL."""
+    database_url = None if db_url.startswith("sqlite") else db_url
+    app = KB(Settings(home=tmp_path / "kb", database_url=database_url))
+    app.store.migrate()
+    yield app
+    app.close()

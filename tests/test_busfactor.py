@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gitrepo import GIT_ENV, Repo
+from gitrepo import Repo
 
 from kb.analysis.authorship import (
     Change,
@@ -29,7 +28,6 @@ from kb.connector import SourceConfig
 from kb.errors import NotFoundError
 from kb.ingest import Ingestor
 from kb.models import ChangeType
-from kb.settings import Settings
 
 A, M, R = ChangeType.ADD, ChangeType.MODIFY, ChangeType.RENAME
 
@@ -41,10 +39,7 @@ CY = ("Cy Diaz", "cy@x.io")
 DEPENDABOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 # -- the formula and the author rule ---------------------------------------------------------
@@ -165,16 +160,6 @@ def test_java_identity_folding() -> None:
 def _ingest(app: KB, repo: Repo, name: str) -> None:
     report = Ingestor(app).run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
     assert report.ok, report.failures
-
-
-@pytest.fixture
-def history_kb(db_url: str, tmp_path: Path) -> Iterator[KB]:
-    """A KB for history-only ingests (no model, no vectors), on SQLite and PostgreSQL."""
-    database_url = None if db_url.startswith("sqlite") else db_url
-    app = KB(Settings(home=tmp_path / "kb", database_url=database_url))
-    app.store.migrate()
-    yield app
-    app.close()
 
 
 def _hand_worked_repo(path: Path) -> Repo:

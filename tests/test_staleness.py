@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from gitrepo import GIT_ENV, Repo
+from facts import Facts
+from gitrepo import Repo
 from sqlalchemy import update
 
 from kb.analysis.staleness import matches, stale_wisdom
@@ -20,7 +20,7 @@ from kb.cli import cli
 from kb.connector import SourceConfig
 from kb.ingest import Ingestor
 from kb.models import WisdomEntry, WisdomKind, WisdomOrigin
-from kb.records import Checkpoint, PersonRecord, Record, WisdomRecord
+from kb.records import PersonRecord, WisdomRecord
 from kb.settings import Settings
 
 ANA = ("Ana Lima", "ana@x.io")
@@ -28,33 +28,7 @@ BO = ("Bo Chen", "bo@x.io")
 CY = ("Cy Diaz", "cy@x.io")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def history_kb(db_url: str, tmp_path: Path) -> Iterator[KB]:
-    """A KB for history-only ingests (no model, no vectors), on SQLite and PostgreSQL."""
-    database_url = None if db_url.startswith("sqlite") else db_url
-    app = KB(Settings(home=tmp_path / "kb", database_url=database_url))
-    app.store.migrate()
-    yield app
-    app.close()
-
-
-class Facts:
-    """A connector of hand-written records (people, wisdom): a real Connector."""
-
-    kind: ClassVar[str] = "slack"
-
-    def __init__(self, *records: Record) -> None:
-        self.records = records
-
-    def load(self, cursor: dict[str, Any]) -> Iterator[Record]:
-        yield from self.records
-        yield Checkpoint({"done": True})
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 def _rule(key: str, path: str | None, when: datetime, by: str | None = None) -> WisdomRecord:
