@@ -467,8 +467,8 @@ def people(users: Iterable[SlackUser], last_seen: dict[str, str]) -> Iterator[Pe
 
     Slack does not say when an account was deactivated. The user object's `updated` is no
     evidence (profile syncs and admin edits touch it too), so the last message kb has read
-    (`last_seen`) is used: a lower bound. Without one, left_at is None and the "deactivated"
-    flag is lost, because PersonRecord has no field for "left, date unknown".
+    (`last_seen`) is used: a lower bound. Without one, only `left` says so (kb then dates
+    the departure by the person's last activity from any source, git included).
     """
     for user in users:
         left = user.deleted and user.id in last_seen
@@ -478,4 +478,5 @@ def people(users: Iterable[SlackUser], last_seen: dict[str, str]) -> Iterator[Pe
             slack_id=user.id,
             is_bot=user.is_bot,
             left_at=ts_datetime(last_seen[user.id]) if left else None,
+            left=user.deleted,
         )

@@ -431,7 +431,8 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
 def ingest_git(ctx: click.Context, path: Path, name: str | None, history_only: bool,
-               services: tuple[str, ...], batch_size: int | None, as_json: bool) -> None:  # fmt: skip
+               services: tuple[str, ...], batch_size: int | None,
+               as_json: bool) -> None:  # fmt: skip
     """Ingest a local git repository: its whole history, docs, ADRs, code, contracts."""
     resolved = path.expanduser().resolve()
     options: dict[str, Any] = {"history_only": history_only}

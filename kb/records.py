@@ -110,8 +110,10 @@ class PersonRecord:
     github_login: str | None = None
     is_bot: bool = False
     team: str | None = None
-    # The source says this person has left (e.g. a deactivated Slack account).
+    # The source says this person has left (e.g. a deactivated Slack account): `left`, and
+    # `left_at` when it knows a date (else the person's last activity kb has seen is used).
     left_at: datetime | None = None
+    left: bool = False
     seen_at: datetime | None = None
 
 

@@ -460,6 +460,11 @@ def test_the_pipeline_stores_threads_incidents_and_who_left(export: Path, kb_app
         carol = session.scalars(select(Person).where(Person.display_name == "carol")).one()
         assert carol.left_at == at("2024-03-20 14:40")
         assert carol.last_activity_at == at("2024-03-20 14:40")
+        # Deactivated, never wrote: still known to have left (bus factor counts them gone).
+        dave = session.scalars(select(Person).where(Person.display_name == "Dave Dunn")).one()
+        assert dave.left_at is not None
+        alice = session.scalars(select(Person).where(Person.display_name == "Alice Adams")).one()
+        assert alice.left_at is None
     again = Ingestor(kb_app).run(config, connector=SlackExportConnector(config, kb_app.settings))
     assert again.batches == 1 and again.index.documents_written == 0
 

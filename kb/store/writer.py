@@ -31,6 +31,7 @@ from kb.models import (
     ServiceEvent,
     WisdomEntry,
     WisdomOrigin,
+    utcnow,
 )
 from kb.records import (
     CodeOwnerRecord,
@@ -89,6 +90,7 @@ class _PersonUpdate:
     is_bot: bool = False
     team: str | None = None
     left_at: datetime | None = None
+    left: bool = False
     first: datetime | None = None
     last: datetime | None = None
 
@@ -211,6 +213,7 @@ class RecordWriter:
         update.is_bot = update.is_bot or rec.is_bot
         update.team = rec.team or update.team
         update.left_at = rec.left_at or update.left_at
+        update.left = update.left or rec.left or rec.left_at is not None
         update.seen(rec.seen_at, rec.seen_at)
         return pid
 
@@ -237,6 +240,9 @@ class RecordWriter:
                 person.left_at = up.left_at or person.left_at
                 person.first_activity_at = _min(person.first_activity_at, up.first)
                 person.last_activity_at = _max(person.last_activity_at, up.last)
+                if up.left and person.left_at is None:
+                    # Left on an unknown date: by their last activity seen, a lower bound.
+                    person.left_at = person.last_activity_at or utcnow()
         self.s.flush()
 
     def find_person(self, handle: str) -> int | None:
