@@ -102,7 +102,9 @@ class Experts:
 
 
 @dataclass(frozen=True)
-class _Area:
+class Area:
+    """A part of a repository: a file, a directory or (prefix "") all of it."""
+
     repo: str
     prefix: str  # "" = the whole repo; a file path or a directory
     weight: float = 1.0
@@ -136,7 +138,7 @@ class ExpertService:
         self,
         query: str,
         kind: str,
-        areas: Sequence[_Area],
+        areas: Sequence[Area],
         threads: Sequence[Hit] = (),
         limit: int = 5,
     ) -> Experts:
@@ -156,26 +158,26 @@ class ExpertService:
 
     # -- what the query names -----------------------------------------------------------------
 
-    def _areas(self, query: str) -> tuple[str, list[_Area], list[Hit]]:
+    def _areas(self, query: str) -> tuple[str, list[Area], list[Hit]]:
         folded = query.casefold()
         for svc in sh.services(self.store):
             if svc.name.casefold() == folded and svc.repo:
-                return "service", [_Area(svc.repo, svc.path_prefix.strip("/"))], []
+                return "service", [Area(svc.repo, svc.path_prefix.strip("/"))], []
         repos = sh.repo_names(self.store)
         for name in repos:
             if name.casefold() == folded:
-                return "repo", [_Area(name, "")], []
+                return "repo", [Area(name, "")], []
         repo_part, sep, path_part = query.partition(":")
         if sep and repo_part in repos:
-            return "path", [_Area(repo_part, path_part.strip("/"))], []
+            return "path", [Area(repo_part, path_part.strip("/"))], []
         if not any(c.isspace() for c in query):  # a file or directory of some repo?
             matches = sh.repos_with_path(self.store, query.strip("/"))
             if matches:
-                return "path", [_Area(r, p) for r, p in matches], []
+                return "path", [Area(r, p) for r, p in matches], []
         if self.search is None:
             raise NotFoundError(f"{query!r} is no service, repository or path kb knows")
         hits = list(self.search(query, TOPIC_HITS))
-        areas: list[_Area] = []
+        areas: list[Area] = []
         threads: list[Hit] = []
         for rank, hit in enumerate(hits):
             weight = 1.0 / (1 + rank)
@@ -183,9 +185,9 @@ class ExpertService:
                 threads.append(hit)
             elif hit.kind == "commit" and hit.repo and hit.commit:
                 for path in sh.commit_paths(self.store, hit.repo, hit.commit):
-                    areas.append(_Area(hit.repo, path, weight))
+                    areas.append(Area(hit.repo, path, weight))
             elif hit.repo and hit.path:
-                areas.append(_Area(hit.repo, hit.path, weight))
+                areas.append(Area(hit.repo, hit.path, weight))
         if not areas and not threads:
             raise NotFoundError(f"nothing in kb is about {query!r}")
         return "topic", areas, threads
@@ -193,7 +195,7 @@ class ExpertService:
     # -- evidence -------------------------------------------------------------------------------
 
     def _from_history(
-        self, report: BusFactorReport, areas: Sequence[_Area], experts: dict[str, Expert]
+        self, report: BusFactorReport, areas: Sequence[Area], experts: dict[str, Expert]
     ) -> int:
         horizon = (report.as_of or datetime.max) - timedelta(days=RECENT_DAYS)
         seen_files: set[tuple[str, str]] = set()
@@ -266,7 +268,7 @@ class ExpertService:
 
 
 def _commits_touching(
-    history: sh.RepoHistory, area: _Area, credit: dict[int, tuple[str, ...]]
+    history: sh.RepoHistory, area: Area, credit: dict[int, tuple[str, ...]]
 ) -> list[tuple[sh.CommitRow, tuple[str, ...]]]:
     """Commits (newest first) that changed a path of the area, with who is credited."""
     ids = {ch.commit_id for ch in history.changes if area.holds(ch.path)}
