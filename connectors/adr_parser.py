@@ -30,6 +30,12 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _TITLE_NUMBER = re.compile(
     r"^(?:ADR[-\s#]*0*(\d{1,5})\b\s*[.:)\-–—]?|0*(\d{1,5})\s*[.:)\-–—]\s)\s*(.+)$", re.I
 )
+# adr-tools' template heading "# NUMBER. TITLE" copied with the number left unfilled:
+# "# n. Django Templates", "# NNNN. Title", "# X. Title" (the file name carries the number).
+_TITLE_PLACEHOLDER = re.compile(r"^(?:n+|x+|number)\s*[.:)]\s+(.+)$", re.I)
+# A template's own name: "template.md", "adr-template-bare.md", "0000-template.md" (but not
+# "0010-django-templates.md", a decision *about* templates).
+_TEMPLATE_WORD = re.compile(r"(?:^|[-_ .])template(?:$|[-_ .])", re.I)
 _META_LINE = re.compile(r"^\s*(?:[*+-]\s+)?\**([A-Za-z][A-Za-z -]{1,30}?)\**\s*:\**\s*(.*)$")
 _LINK = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _ADR_NUMBER = re.compile(
@@ -117,7 +123,7 @@ def is_adr_candidate_name(path: str) -> bool:
     name = p.name.lower()
     if p.suffix.lower() not in MARKDOWN_SUFFIXES:
         return False
-    if any("template" in part.lower() for part in p.parts):
+    if any("template" in part.lower() for part in p.parts[:-1]) or _TEMPLATE_WORD.search(p.stem):
         return False
     return not name.startswith(("readme", "index", "_", ".", "toc", "summary"))
 
@@ -171,8 +177,11 @@ def _parse(text: str, path: str, adr: ParsedAdr) -> None:
     heading = next((s for s in sections if s.level == 1), sections[0] if sections else None)
     raw_title = str(front.get("title") or "") or (heading.title if heading else "")
     m = _TITLE_NUMBER.match(raw_title)
+    placeholder = _TITLE_PLACEHOLDER.match(raw_title.strip())
     if m:
         adr.number, adr.title = int(m.group(1) or m.group(2)), m.group(3).strip()
+    elif placeholder:
+        adr.title = placeholder.group(1).strip()
     else:
         adr.title = raw_title.strip()
     if adr.number is None:

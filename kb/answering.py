@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kb.answers import Answer, Citation, Hit, Person
+from kb.intent import Intent, _stem, terms_of
 from kb.models import WisdomKind
-from kb.retrieval import Intent, Retriever, _stem, read_intent, terms_of
+from kb.retrieval import Retriever
 from kb.store import Store
 from kb.store import questions as qs
 from kb.store import search as sq
@@ -80,7 +81,7 @@ class AnswerService:
         """Answer a question with cited sources; records it (and any gap) unless told not to."""
         question = question.strip()
         terms = terms_of(question)
-        intent = read_intent(question, self.retriever.services())
+        intent = self.retriever.read_intent(question)
         hits = self.retriever.search(question, k=max(k, 8), intent=intent) if terms else []
         confidence = confidence_of(hits, terms, sq.term_frequencies(self.store, terms))
         services = self._services(intent, hits)

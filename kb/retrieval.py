@@ -1,238 +1,51 @@
-"""Hybrid retrieval: vector + full-text fused by rank, re-ranked with what kb knows."""
+"""Hybrid retrieval: vector + full-text scores fused, re-ranked with what kb knows."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+
+import numpy as np
 
 from kb.answers import Hit
+from kb.commit_log import CommitLog, words_of
 from kb.embeddings import Embedder
+from kb.intent import ISO_DATE, STOPWORDS, Intent, _stem, read_intent, terms_of
 from kb.store import Store
 from kb.store import search as sq
 from kb.vectors import VectorStore
 
-RRF_K = 60
-CANDIDATES = 60
-# Full text matches any question word; its ranking is noisier than the vector one.
-LEXICAL_WEIGHT = 0.7
-# A structural candidate counts as if it ranked 10th in one of the two lists.
-STRUCTURAL_SCORE = 1.0 / (RRF_K + 10)
-
-STOPWORDS = frozenset(
-    (
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "so",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "into",
-        "over",
-        "under",
-        "about",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "done",
-        "have",
-        "has",
-        "had",
-        "having",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "how",
-        "when",
-        "where",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "not",
-        "no",
-        "nor",
-        "i",
-        "we",
-        "you",
-        "he",
-        "she",
-        "they",
-        "me",
-        "us",
-        "our",
-        "your",
-        "their",
-        "my",
-        "mine",
-        "ours",
-        "as",
-        "than",
-        "too",
-        "very",
-        "just",
-        "also",
-        "any",
-        "all",
-        "some",
-        "each",
-        "every",
-        "more",
-        "most",
-        "other",
-        "such",
-        "only",
-        "own",
-        "same",
-        "again",
-        "further",
-        "once",
-        "out",
-        "up",
-        "down",
-        "off",
-        "both",
-        "few",
-        "get",
-        "got",
-        "make",
-        "made",
-        "use",
-        "used",
-        "using",
-        "like",
-        "anyone",
-        "someone",
-        "something",
-        "thing",
-        "things",
-        "know",
-        "knows",
-        "now",
-        "currently",
-        "today",
-        "still",
-        "ever",
-    )
-)
-
-_TOKEN = re.compile(r"[A-Za-z0-9_]+")
-_ADR_REF = re.compile(r"\badr[-\s#]?0*(\d{1,4})\b", re.IGNORECASE)
-_PATHISH = re.compile(r"[\w./-]*[/.][\w./-]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[-*#] )")
-
-
-def terms_of(question: str) -> list[str]:
-    """Content words of a question, lower-cased, in order, without duplicates."""
-    out: list[str] = []
-    for tok in _TOKEN.findall(question.lower()):
-        if tok in STOPWORDS or len(tok) < 2:
-            continue
-        if tok not in out:
-            out.append(tok)
-    return out
-
-
-def _stem(word: str) -> str:
-    # A crude stem for matching snippet sentences: "timeouts" ~ "timeout", "retries" ~ "retry".
-    for suffix in ("ies", "es", "s", "ing", "ed"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-@dataclass
-class Intent:
-    """What kind of question this is, and what it names."""
-
-    services: list[str] = field(default_factory=list)
-    adr_numbers: list[int] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    why: bool = False
-    danger: bool = False
-    who: bool = False
-    incident: bool = False
-    howto: bool = False
-    history: bool = False
-    now: bool = False
-
-
-def read_intent(question: str, services: Sequence[str]) -> Intent:
-    """Detect the question's kind and the services, ADRs and paths it names."""
-    q = question.lower()
-    words = set(_TOKEN.findall(q))
-    intent = Intent()
-    for name in services:
-        stem = name.lower().removesuffix("-service").removesuffix("_service")
-        if name.lower() in q or (len(stem) > 2 and (stem in words or f"{stem}s" in words)):
-            intent.services.append(name)
-    intent.adr_numbers = [int(n) for n in _ADR_REF.findall(question)]
-    intent.paths = [p for p in _PATHISH.findall(question) if "/" in p or p.endswith(".py")]
-    intent.why = bool(words & {"why", "reason", "rationale", "decided", "decision", "chose"})
-    intent.danger = (
-        bool(
-            words
-            & {"never", "touch", "careful", "danger", "dangerous", "risky", "avoid", "fragile"}
-        )
-        or "don't" in q
-        or "do not" in q
-    )
-    intent.who = bool(words & {"who", "whom", "expert", "owner", "owns", "page", "ask"})
-    intent.incident = bool(
-        words & {"incident", "outage", "down", "timeouts", "timeout", "errors", "failing",
-                 "broke", "broken", "alert", "paged", "latency", "storm", "lag", "sev1"}
-    )  # fmt: skip
-    intent.howto = bool(words & {"how", "run", "setup", "configure", "deploy", "start"})
-    intent.now = bool(words & {"now", "currently", "today", "latest", "still"})
-    intent.history = bool(
-        words & {"when", "changed", "change", "revert", "reverted", "introduced", "added",
-                 "removed", "ago", "history", "commit", "shortened", "shorter", "longer",
-                 "renamed", "moved", "fixed", "undo", "undid", "rolled"}
-    )  # fmt: skip
-    return intent
-
+VECTOR_CANDIDATES = 100
+CANDIDATES = 60  # full-text candidates (bench/ask_speed.py times this top-k)
+# A chunk's score: its closeness to the question, scaled between the best and the 100th
+# vector hit, plus its full-text rank score scaled by the best one. Full text matches any
+# question word; it is the noisier of the two.
+VECTOR_WEIGHT = 1.0
+LEXICAL_WEIGHT = 0.5
+# A document's second-best chunk adds a little: two passages on the topic beat one.
+SECOND_CHUNK_WEIGHT = 0.1
+# Commits too terse to be documents, searched for history questions. A subject line holds a
+# few words: one with half the question's (idf-weighted) words matches as well as a chunk can.
+COMMIT_CANDIDATES = 8
+COMMIT_FULL_COVERAGE = 0.5
+# Multipliers for what the question names: a person the source talks about, the period
+# the source dates from; a HACK/WARNING comment for a "why"; a copy of a better-ranked text.
+PERSON_PRIOR = 1.3
+PERIOD_PRIOR = 1.3
+WHY_COMMENT_PRIOR = 1.3
+DUPLICATE_PRIOR = 0.6
+# A superseded decision is history, not the answer (unless the question asks about the past).
+SUPERSEDED_PRIOR = 0.55
 
 # How much each kind of source is worth for each kind of question (1.0 = neutral).
 _KIND_PRIOR: dict[str, dict[str, float]] = {
     "why": {"adr": 1.45, "postmortem": 1.2, "commit": 1.15, "note": 1.3, "slack": 1.05},
-    "danger": {"code": 1.15, "note": 1.35, "adr": 1.1, "postmortem": 1.15},
+    # The rule nobody wrote down was said in chat: Slack counts for "may I ...?" questions.
+    "danger": {"code": 1.15, "note": 1.35, "adr": 1.1, "postmortem": 1.15, "slack": 1.3},
     "incident": {"slack": 1.35, "postmortem": 1.45, "note": 1.1},
     "who": {"code": 1.4, "commit": 1.05, "note": 1.1, "doc": 1.1},
     "howto": {"doc": 1.35, "contract": 1.2, "note": 1.15},
@@ -256,55 +69,124 @@ class Retriever:
         self.store = store
         self.vectors = vectors
         self.encoder = encoder
-        self._services: list[str] | None = None
+        self._services: dict[str, str | None] | None = None
+        self._people: list[str] | None = None
+        self._commit_log: CommitLog | None = None
 
     def services(self) -> list[str]:
         """Known service names (cached: services change only at ingest)."""
+        return list(self.service_descriptions())
+
+    def service_descriptions(self) -> dict[str, str | None]:
+        """Known services with their catalog descriptions (cached like `services`)."""
         if self._services is None:
-            self._services = sq.service_names(self.store)
+            self._services = sq.service_descriptions(self.store)
         return self._services
+
+    def people(self) -> list[str]:
+        """Names of the people kb knows (cached: people change only at ingest)."""
+        if self._people is None:
+            self._people = sq.person_names(self.store)
+        return self._people
+
+    def read_intent(self, question: str) -> Intent:
+        """The question's intent, with the services and people this knowledge base knows."""
+        return read_intent(question, self.service_descriptions(), self.people())
 
     def search(self, question: str, k: int = 8, intent: Intent | None = None) -> list[Hit]:
         """The k best sources for a question, re-ranked by what the question names."""
-        intent = intent or read_intent(question, self.services())
+        intent = intent or self.read_intent(question)
         terms = terms_of(question)
-        lexical = sq.lexical_search(self.store, terms, CANDIDATES)
+        lexical = dict(sq.lexical_search(self.store, terms, CANDIDATES))
         query = self.encoder.embed([question])[0]
-        vector = self.vectors.query(query, CANDIDATES)
-
-        fused: dict[str, float] = {}
-        similarity: dict[str, float] = {}
-        for rank, (cid, _) in enumerate(lexical):
-            fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
-        for rank, hit in enumerate(vector):
-            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            similarity[hit.id] = hit.similarity
-        lexical_ids = {cid for cid, _ in lexical}
+        vector = self.vectors.query(query, VECTOR_CANDIDATES)
+        similarity = {hit.id: hit.similarity for hit in vector}
         # What kb knows structurally joins the candidates even when the words differ:
         # the danger zones of a service asked about, its decisions for a "why".
-        for cid in self._structural_candidates(intent):
-            fused[cid] = max(fused.get(cid, 0.0), STRUCTURAL_SCORE)
-        sources = sq.chunk_sources(self.store, fused)  # vector hits unknown to SQL drop out
+        structural = self._structural_candidates(intent)
+        candidates = list(dict.fromkeys([*similarity, *lexical, *structural]))
+        # Every candidate is scored on both signals: a chunk found by its words alone still
+        # gets its real closeness to the question (one read of its stored vector).
+        unseen = [cid for cid in candidates if cid not in similarity]
+        similarity.update(self._similarities(query, unseen))
+        sources = sq.chunk_sources(self.store, candidates)  # vector hits unknown to SQL drop out
+
+        # Scores, not ranks, are fused: the margin by which one chunk is closer to the
+        # question than the next is evidence that rank fusion would throw away.
+        top_sim = max(similarity.values(), default=0.0)
+        floor_sim = vector[-1].similarity if len(vector) >= VECTOR_CANDIDATES else 0.0
+        floor_sim = min(floor_sim, top_sim - 1e-6)
+        top_lex = max(lexical.values(), default=0.0)
+
+        def closeness(sim: float) -> float:
+            return min(max((sim - floor_sim) / (top_sim - floor_sim), 0.0), 1.0)
+
+        def chunk_score(cid: str) -> float:
+            lex = lexical.get(cid, 0.0) / top_lex if top_lex > 0 else 0.0
+            return VECTOR_WEIGHT * closeness(similarity.get(cid, floor_sim)) + LEXICAL_WEIGHT * lex
 
         docs: dict[int, _DocScore] = {}
-        for cid, score in fused.items():
+        for cid in candidates:
             src = sources.get(cid)
             if src is None:
                 continue
             entry = docs.setdefault(src.document_id, _DocScore(src, 0.0))
-            entry.chunks.append((score, src))
+            entry.chunks.append((chunk_score(cid), src))
             entry.similarity = max(entry.similarity, similarity.get(cid, 0.0))
-            entry.lexical = entry.lexical or cid in lexical_ids
+            entry.lexical = entry.lexical or cid in lexical
+        if intent.history:
+            self._add_commit_messages(question, query, docs, closeness)
         for entry in docs.values():
             entry.chunks.sort(key=lambda c: -c[0])
             best = entry.chunks[0][0]
             second = entry.chunks[1][0] if len(entry.chunks) > 1 else 0.0
             entry.source = entry.chunks[0][1]
-            entry.score = (best + 0.25 * second) * self._prior(entry.source, intent)
+            entry.score = (best + SECOND_CHUNK_WEIGHT * second) * self._prior(entry.source, intent)
 
         self._follow_supersession(docs, intent)
-        ranked = sorted(docs.values(), key=lambda d: -d.score)[:k]
+        ranked = _collapse_duplicates(sorted(docs.values(), key=lambda d: -d.score))[:k]
         return [self._hit(d, terms, intent) for d in ranked]
+
+    def commit_log(self) -> CommitLog:
+        """The commits that are not documents, indexed by their words (built on first use)."""
+        if self._commit_log is None:
+            self._commit_log = CommitLog(sq.commits_without_document(self.store), _stem)
+        return self._commit_log
+
+    def _add_commit_messages(
+        self,
+        question: str,
+        query: Sequence[float],
+        docs: dict[int, _DocScore],
+        closeness: Callable[[float], float],
+    ) -> None:
+        """History questions also search the commits too terse to be documents."""
+        terms = [w for w in words_of(question) if w not in STOPWORDS and len(w) > 1]
+        matches = self.commit_log().search(terms, COMMIT_CANDIDATES)
+        if not matches:
+            return
+        sources = sq.commit_sources(self.store, [m.commit.id for m in matches])
+        found = [(m, sources[m.commit.id]) for m in matches if m.commit.id in sources]
+        # Their words found them; their meaning is scored like any chunk's, on the subject.
+        vectors = self.encoder.embed([_plain_subject(src.title) for _, src in found])
+        for (match, src), vec in zip(found, vectors, strict=True):
+            sim = float(np.dot(np.asarray(vec), np.asarray(query)))
+            score = VECTOR_WEIGHT * closeness(sim)
+            score += LEXICAL_WEIGHT * min(match.coverage / COMMIT_FULL_COVERAGE, 1.0)
+            docs[src.document_id] = _DocScore(src, 0.0, [(score, src)], sim, True)
+
+    def _similarities(self, query: Sequence[float], chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Cosine similarity of the query to chunks, from their stored vectors."""
+        if not chunk_ids:
+            return {}
+        stored = self.vectors.get(chunk_ids)
+        q = np.asarray(query, dtype=np.float32)
+        q_norm = float(np.linalg.norm(q)) or 1.0
+        out: dict[str, float] = {}
+        for cid, (vec, _) in stored.items():
+            v = np.asarray(vec, dtype=np.float32)
+            out[cid] = float(v @ q) / (q_norm * (float(np.linalg.norm(v)) or 1.0))
+        return out
 
     def _structural_candidates(self, intent: Intent) -> list[str]:
         docs: list[int] = []
@@ -319,6 +201,8 @@ class Retriever:
         kind = src.kind
         if intent.danger and src.meta.get("wisdom") == "danger_zone":
             factor *= 1.5  # the comment that says DO NOT is the answer to "never touch"
+        elif intent.why and src.meta.get("wisdom") == "danger_zone":
+            factor *= WHY_COMMENT_PRIOR  # a HACK/WARNING comment says why the code is so
         for name, active in (
             ("why", intent.why),
             ("danger", intent.danger),
@@ -331,24 +215,28 @@ class Retriever:
                 factor *= _KIND_PRIOR[name].get(kind, 1.0)
         if intent.services:
             mine = {s.lower() for s in intent.services}
+            # "orders" or "payments" may be the service or just the word: weaker evidence.
+            loose = {s.lower() for s in intent.loose_services} == mine
             owner = (src.service or src.repo or "").lower()
             if owner in mine:
-                factor *= 1.3
+                factor *= 1.15 if loose else 1.3
             elif _mentions(src, mine):
-                factor *= 1.2  # a source about this service held elsewhere (ADR, thread)
-            elif owner:
+                factor *= 1.1 if loose else 1.2  # about this service, held elsewhere
+            elif owner and not loose:
                 factor *= 0.8
+        if intent.people and _mentions_person(src, intent.people):
+            factor *= PERSON_PRIOR  # the question names someone; this source talks about them
         if intent.danger and any(c in src.chunk_text.lower() for c in _DANGER_CUES):
             factor *= 1.2
-        if kind == "note":
-            factor *= 1.25  # told to kb by a person on purpose: rarely off-topic
-        if src.status == "superseded":
-            factor *= 0.55
+        if src.status == "superseded" and not intent.past:
+            factor *= SUPERSEDED_PRIOR
         number = src.meta.get("number")
         if intent.adr_numbers and src.kind == "adr" and number in intent.adr_numbers:
             factor *= 2.0
         if intent.paths and src.path and any(p in src.path for p in intent.paths):
             factor *= 1.6
+        if intent.period and _within(src, intent.period):
+            factor *= PERIOD_PRIOR  # from the time the question is about
         if intent.now and src.created_at:
             age_days = (datetime.now(UTC) - src.created_at).days
             factor *= 1.0 + 0.3 * math.exp(-max(age_days, 0) / 365)
@@ -356,6 +244,8 @@ class Retriever:
 
     def _follow_supersession(self, docs: dict[int, _DocScore], intent: Intent) -> None:
         """A superseded decision is history: make sure its successor ranks above it."""
+        if intent.past:
+            return  # the question asks about that history
         old = {d.source.external_id: d for d in docs.values() if d.source.status == "superseded"}
         if not old:
             return
@@ -370,7 +260,7 @@ class Retriever:
             doc_id = ids.get(new_ext)
             if doc_id is None:
                 continue
-            floor = old[old_ext].score / 0.55 * 1.02  # the old one's score before its penalty
+            floor = old[old_ext].score / SUPERSEDED_PRIOR * 1.02  # before its penalty
             if doc_id in docs:
                 docs[doc_id].score = max(docs[doc_id].score, floor)
             elif doc_id in by_doc:
@@ -414,11 +304,60 @@ class Retriever:
         )
 
 
+_SUBJECT_NOISE = re.compile(
+    r"\(#\d+\)|\[[^\]]*\]|(?:^|\s)#\d+\b[:-]?|^\s*[A-Z][A-Z0-9]+-\d+\s*[:-]?|\s-(?=\s|$)"
+)
+
+
+def _collapse_duplicates(ranked: list[_DocScore]) -> list[_DocScore]:
+    """Documents that say the same thing under another title (templated commit messages,
+    copied boilerplate) add nothing after the first: they go below the distinct ones."""
+    seen: set[str] = set()
+    out: list[_DocScore] = []
+    for d in ranked:
+        first, _, rest = d.source.chunk_text.strip().partition("\n")
+        body = " ".join((rest or first).split()).lower()
+        if len(body) >= 40 and body in seen:
+            d.score *= DUPLICATE_PRIOR
+        seen.add(body)
+        out.append(d)
+    return sorted(out, key=lambda d: -d.score)
+
+
+def _within(src: sq.ChunkSource, period: tuple[date, date]) -> bool:
+    """Whether a source dates from a period: by its date, or a date in its path or title."""
+    start, end = period
+    if src.created_at and start <= src.created_at.date() < end:
+        return True
+    for m in ISO_DATE.finditer(f"{src.path or ''} {src.title}"):
+        with contextlib.suppress(ValueError):
+            if start <= date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)) < end:
+                return True
+    return False
+
+
+def _plain_subject(subject: str) -> str:
+    """A commit subject without pull-request numbers, ticket ids and [tags]: what it says."""
+    plain = " ".join(_SUBJECT_NOISE.sub(" ", subject).split()).strip(" -:")
+    return plain or subject
+
+
+def _mentions_person(src: sq.ChunkSource, people: Sequence[str]) -> bool:
+    text = f"{src.title}\n{src.chunk_text}".lower()
+    for person in people:
+        first = person.split()[0].lower()
+        if person.lower() in text or re.search(rf"\b{re.escape(first)}\b", text):
+            return True
+    return False
+
+
 def _mentions(src: sq.ChunkSource, services: set[str]) -> bool:
     text = f"{src.title}\n{src.chunk_text}".lower()
     return any(s in text or s.removesuffix("-service") in text for s in services)
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[-*#] )")
 # Words that mark the sentence answering a "why" or a "what must I not do" question.
 _WHY_CUES = ("because", "so that", "since", "to avoid", "after", "why", "instead", "caused")
 _DANGER_CUES = ("do not", "don't", "never", "warning", "careful", "must not", "breaks", "legacy")

@@ -339,3 +339,15 @@ def test_folder_connector_skips_large_files_and_rejects_missing_folder(
     assert Skipped("too large", 1, str(folder / "0009-huge.md")) in records
     with pytest.raises(Exception, match="no such directory"):
         load(tmp_path / "missing")
+
+
+def test_an_unfilled_number_placeholder_and_a_decision_about_templates() -> None:
+    # adr-tools' "# NUMBER. TITLE" left as "# n. Title": the number comes from the file name.
+    text = "# n. Django Templates\n\n## Status\n\nAccepted\n\n## Context\n\nc\n\n## Decision\n\nd\n"
+    path = "docs/architecture/decisions/0010-django-templates.md"
+    adr = parse_adr(text, path)
+    assert (adr.number, adr.title, adr.status) == (10, "Django Templates", AdrStatus.ACCEPTED)
+    assert is_adr(path, adr)  # a decision *about* templates is no template
+    templates = ["docs/adr/template.md", "docs/adr/0000-template.md", "docs/templates/0001-x.md"]
+    for template in [*templates, "docs/adr/adr-template-bare.md"]:
+        assert not is_adr(template, adr), template

@@ -119,6 +119,60 @@ def lexical_search(store: Store, terms: Sequence[str], k: int) -> list[tuple[str
         return [(cid, float(rank)) for cid, rank in rows]
 
 
+@dataclass(frozen=True)
+class CommitMessage:
+    """A commit whose message is not a document of its own (too short to be one)."""
+
+    id: int
+    sha: str
+    repo: str
+    message: str
+
+
+def commits_without_document(store: Store) -> list[CommitMessage]:
+    """Every commit whose message is not a document (documents are searched as chunks)."""
+    with store.transaction() as s:
+        documented = set(
+            s.scalars(select(Document.commit_sha).where(Document.kind == DocumentKind.COMMIT))
+        )
+        rows = s.execute(
+            select(Commit.id, Commit.sha, Repo.name, Commit.message).join(
+                Repo, Commit.repo_id == Repo.id
+            )
+        )
+        return [
+            CommitMessage(cid, sha, repo, message)
+            for cid, sha, repo, message in rows.tuples()
+            if sha not in documented
+        ]
+
+
+def commit_sources(store: Store, commit_ids: Sequence[int]) -> dict[int, ChunkSource]:
+    """Commits shown as sources, like a commit document's chunk (ids negated: no document)."""
+    if not commit_ids:
+        return {}
+    with store.transaction() as s:
+        rows = s.execute(
+            select(Commit, Repo.name, Person.display_name)
+            .join(Repo, Commit.repo_id == Repo.id)
+            .outerjoin(Person, Commit.author_person_id == Person.id)
+            .where(Commit.id.in_(list(commit_ids)))
+        )
+        out: dict[int, ChunkSource] = {}
+        for c, repo, who in rows.tuples():
+            message = c.message.strip()
+            out[c.id] = ChunkSource(
+                chunk_id=f"commit:{repo}:{c.sha}", chunk_text=message, heading=None,
+                start_line=None, document_id=-c.id, external_id=f"git:{repo}:commit:{c.sha}",
+                kind=DocumentKind.COMMIT.value, title=message.partition("\n")[0].strip(),
+                repo=repo, service=_service_of_repo(repo), path=None, commit=c.sha, url=None,
+                author=who or c.author_name, created_at=_aware(c.authored_at), status=None,
+                meta={"tickets": c.tickets.split(), "is_revert": c.is_revert,
+                      "is_fix": c.is_fix},
+            )  # fmt: skip
+        return out
+
+
 def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSource]:
     """Chunks with their documents (ids the SQL store doesn't know are left out)."""
     ids = list(dict.fromkeys(chunk_ids))
@@ -156,6 +210,23 @@ def service_names(store: Store) -> list[str]:
     """Every known service name."""
     with store.transaction() as s:
         return sorted(s.scalars(select(Service.name)))
+
+
+def service_descriptions(store: Store) -> dict[str, str | None]:
+    """Every known service name with its catalog description (None when it has none)."""
+    with store.transaction() as s:
+        return dict(
+            s.execute(select(Service.name, Service.description).order_by(Service.name))
+            .tuples()
+            .all()
+        )
+
+
+def person_names(store: Store) -> list[str]:
+    """Display names of the people kb knows, bots left out."""
+    with store.transaction() as s:
+        names = s.scalars(select(Person.display_name).where(Person.is_bot.is_(False)))
+        return sorted({n for n in names if n})
 
 
 def documents_by_external_id(store: Store, external_ids: Iterable[str]) -> dict[str, int]:

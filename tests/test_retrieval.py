@@ -1,0 +1,130 @@
+"""Retrieval ranking: what a question names, terse commits, and the fused scores."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kb.app import KB
+from kb.commit_log import CommitLog, words_of
+from kb.connector import SourceConfig
+from kb.ingest import Ingestor
+from kb.intent import _stem, period_named, read_intent
+from kb.retrieval import _plain_subject
+from kb.store.search import CommitMessage
+from tests.gitrepo import Repo
+
+SERVICES = {
+    "user-service": "Customer accounts, authentication and the signing keys.",
+    "notification-service": "Sends customer emails in reaction to platform events.",
+    "order-service": "Owns orders: checkout and order status.",
+}
+
+
+def test_a_service_is_found_by_what_it_does_and_a_person_by_first_name() -> None:
+    intent = read_intent(
+        "Who took over the email service when Jamie left?", SERVICES, ["Jamie Lee"]
+    )
+    assert intent.services == ["notification-service"]
+    assert intent.people == ["Jamie Lee"]
+    assert intent.who and not intent.history  # "when Jamie left" is no question about time
+    accounts = read_intent("the accounts API is slow", SERVICES)
+    assert accounts.services == ["user-service"]
+    # A bare common word names a service only loosely; "x service" names it for sure.
+    loose = read_intent("why are orders stuck?", SERVICES)
+    assert loose.services == loose.loose_services == ["order-service"]
+    named = read_intent("why is the order service slow?", SERVICES)
+    assert named.services == ["order-service"] and named.loose_services == []
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "expected"),
+    [
+        ("When did we start revoking token families?", "history", True),
+        ("Do we have a backup processor for when Stripe is down?", "history", False),
+        ("Do we have a backup processor for when Stripe is down?", "incident", True),
+        ("Where are the decisions written down?", "incident", False),
+        ("Where are the decisions written down?", "why", True),
+        ("Can I rename a column without telling anyone?", "danger", True),
+        ("Is it OK to change the consumer offset?", "danger", True),
+        ("Why does the report leave out orders that were never paid?", "danger", False),
+        ("Before the event-based design, how did checkout take the money?", "past", True),
+        ("Why must it call the API before it can send anything?", "past", False),
+        ("Are there hours when I should not run migrations?", "howto", False),
+    ],
+)
+def test_question_kinds(question: str, kind: str, expected: bool) -> None:
+    assert getattr(read_intent(question, SERVICES), kind) is expected
+
+
+def test_periods_a_question_names() -> None:
+    assert period_named("dashboards blank for a day in May 2026?") == (
+        date(2026, 5, 1),
+        date(2026, 6, 1),
+    )
+    assert period_named("the December 2024 outage") == (date(2024, 12, 1), date(2025, 1, 1))
+    assert period_named("what broke on 2025-02-11?") == (date(2025, 2, 11), date(2025, 2, 12))
+    assert period_named("anything in 2023?") == (date(2023, 1, 1), date(2024, 1, 1))
+    assert period_named("may I deploy on Friday?") is None
+    assert period_named("ticket 2026-13") is None
+
+
+def test_commit_subjects_lose_their_ticket_and_pull_request_noise() -> None:
+    assert _plain_subject("#5159: Reduce timeout to 30 seconds -[potato] (#5247)") == (
+        "Reduce timeout to 30 seconds"
+    )
+    assert _plain_subject("USR-512: Two-week refresh tokens") == "Two-week refresh tokens"
+    assert _plain_subject("(#12)") == "(#12)"  # nothing left: keep what there was
+
+
+def test_commit_log_ranks_by_rare_words_and_reports_coverage() -> None:
+    messages = [
+        "Reduce gunicorn timeout to 30 seconds",
+        "increase timeout",
+        "Add request timeout",
+        "Upgrade Django to 5.2",
+        *[f"Fix typo in page {i}" for i in range(40)],
+    ]
+    log = CommitLog([CommitMessage(i, f"{i:040x}", "r", m) for i, m in enumerate(messages)], _stem)
+    found = log.search(words_of("when was the gunicorn timeout cut to 30 seconds?"), 3)
+    assert found[0].commit.message == messages[0]
+    assert found[0].coverage > 2 * found[1].coverage
+    assert words_of("Django 5.2") == ["django", "5.2"]
+    assert log.search(["5.2"], 5)[0].commit.message == "Upgrade Django to 5.2"
+    assert log.search(["kubernetes"], 5) == []
+
+
+@pytest.fixture
+def terse_repo(tmp_path: Path) -> Path:
+    repo = Repo(tmp_path / "web")
+    repo.commit(
+        "Initial import",
+        {
+            "README.md": "# web\n\nThe web front end. Run it with `make serve`; it listens on "
+            "port 8000 behind the load balancer.\n\n## Timeouts\n\nRequests time out "
+            "after the gunicorn worker timeout set in `gunicorn.conf.py`.\n",
+            "gunicorn.conf.py": "timeout = 120\nworkers = 4\n",
+        },
+    )
+    for i in range(12):
+        repo.commit(f"Tweak page {i} styles", {f"static/page_{i}.css": f"p {{ margin: {i}px }}\n"})
+    repo.commit("Reduce gunicorn timeout to 30 seconds", {"gunicorn.conf.py": "timeout = 30\n"})
+    repo.commit("Fix footer link", {"static/footer.css": "a { color: blue }\n"})
+    return repo.path
+
+
+def test_a_commit_that_is_only_a_subject_answers_a_history_question(
+    kb_app: KB, terse_repo: Path
+) -> None:
+    Ingestor(kb_app).run(SourceConfig("git", "web", str(terse_repo), {}))
+    retriever = kb_app.retriever
+    hits = retriever.search("When was the gunicorn worker timeout cut to 30 seconds?", k=5)
+    assert hits[0].kind == "commit", [(h.kind, h.title) for h in hits]
+    assert hits[0].title == "Reduce gunicorn timeout to 30 seconds"
+    assert hits[0].repo == "web" and hits[0].commit and len(hits[0].commit) == 40
+    # It is not a document: a question that asks no history gets the README, not the log.
+    plain = retriever.search("Which port does the web front end listen on?", k=5)
+    assert plain[0].path == "README.md"
+    assert all(h.document_id > 0 for h in plain)
