@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kb.answers import Answer, Citation, Hit, Person
+from kb.errors import KBError
 from kb.intent import Intent, _stem, terms_of
 from kb.models import WisdomKind
 from kb.retrieval import Retriever
@@ -19,6 +20,7 @@ from kb.store import questions as qs
 from kb.store import search as sq
 
 if TYPE_CHECKING:
+    from kb.analysis.experts import ExpertService
     from kb.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,13 @@ class AnswerService:
         retriever: Retriever,
         llm: LLMAnswerer | None = None,
         departed_after_days: int = 270,
+        experts: ExpertService | None = None,
     ) -> None:
         self.store = store
         self.retriever = retriever
         self.llm = llm
         self.departed_after = timedelta(days=departed_after_days)
+        self.experts = experts
 
     def ask(
         self,
@@ -266,6 +270,10 @@ class AnswerService:
 
     def _people(self, intent: Intent, hits: Sequence[Hit], services: Sequence[str]) -> list[Person]:
         """Who knows this area now, by authorship; people who left are marked."""
+        if self.experts is not None:
+            experts = self._experts(hits, services)
+            if experts:
+                return experts
         now = sq.latest_activity(self.store)
         if now is None:
             return []
@@ -285,6 +293,29 @@ class AnswerService:
         active = [p for p in people if not p.departed][:3]
         gone = [p for p in people if p.departed][:2]
         return active + gone
+
+    def _experts(self, hits: Sequence[Hit], services: Sequence[str]) -> list[Person]:
+        """The people of the cited files (degree of authorship, recent commits, threads)."""
+        from kb.analysis.experts import Area
+
+        assert self.experts is not None
+        top = hits[:3]
+        areas = [
+            Area(h.repo, h.path, weight=1.0 / (1 + i))
+            for i, h in enumerate(top)
+            if h.repo and h.path and h.kind in ("code", "doc", "adr", "contract", "postmortem")
+        ]
+        if not areas:
+            repo = (top[0].repo if top else None) or (services[0] if services else None)
+            if repo is None:
+                return []
+            areas = [Area(repo, "")]
+        threads = [h for h in top if h.kind == "slack"]
+        try:
+            found = self.experts.for_areas("", "answer", areas, threads, limit=3)
+        except KBError:  # a repo kb no longer has: fall back to commit counts
+            return []
+        return [Person(name=e.name, departed=e.departed, reason=e.reason()) for e in found.people]
 
     def _departed(self, c: sq.Contributor, now: datetime) -> bool:
         if c.left_at is not None:

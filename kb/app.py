@@ -94,6 +94,7 @@ class KB:
             self.retriever,
             llm=build_llm_answerer(self.settings),
             departed_after_days=self.settings.departed_after_days,
+            experts=self.experts,
         )
 
     @cached_property

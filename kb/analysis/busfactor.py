@@ -15,10 +15,11 @@ Two modes over the same stored commits:
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -32,6 +33,7 @@ from kb.store.store import Store
 from kb.store.writer import normalise_email, normalise_name
 
 ALGORITHMS = ("default", "avelino2016")
+_CACHED_REPORTS = 16
 
 
 def java_fold(text: str) -> str:
@@ -265,6 +267,8 @@ class BusFactorService:
     def __init__(self, store: Store, departed_after_days: int = 270) -> None:
         self.store = store
         self.departed_after_days = departed_after_days
+        self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], BusFactorReport]] = {}
+        self._lock = threading.Lock()
 
     def is_departed(self, person: sh.PersonRow, as_of: datetime | None = None) -> bool:
         """Left (`left_at`), or no activity for `departed_after_days` before kb's "now"."""
@@ -286,9 +290,35 @@ class BusFactorService:
         depth: int = 2,
         repos: Sequence[str] | None = None,
     ) -> BusFactorReport:
-        """The report over every repo (or `repo`, `repos`, or the repo of `service`)."""
+        """The report over every repo (or `repo`, `repos`, or the repo of `service`).
+
+        Reports are kept while the stored facts stay the same (one cheap query tells), so
+        the bot, the dashboard and every answer's "Ask" section don't recompute them.
+        """
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}: use {' or '.join(ALGORITHMS)}")
+        key = (algorithm, repo, service, tuple(repos) if repos is not None else None, depth)
+        version = sh.facts_version(self.store)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            base = hit[1]
+        else:
+            base = self._compute(algorithm, repo, service, depth, repos)
+            with self._lock:
+                self._cache[key] = (version, base)
+                while len(self._cache) > _CACHED_REPORTS:
+                    self._cache.pop(next(iter(self._cache)))
+        return replace(base, without=_resolve(base.developers, without))
+
+    def _compute(
+        self,
+        algorithm: str,
+        repo: str | None,
+        service: str | None,
+        depth: int,
+        repos: Sequence[str] | None,
+    ) -> BusFactorReport:
         compat = algorithm == "avelino2016"
         all_services = sh.services(self.store)
         if service is not None:
@@ -355,7 +385,6 @@ class BusFactorService:
         for n, f in facts.items():
             for directory, paths in _directories(f.files, depth).items():
                 directories.append(measure("directory", directory, n, paths))
-        keys = _resolve(developers, without)
         return BusFactorReport(
             algorithm=algorithm,
             as_of=as_of,
@@ -365,7 +394,6 @@ class BusFactorService:
             directories=directories,
             developers=developers,
             facts=facts,
-            without=keys,
         )
 
 

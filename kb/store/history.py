@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 
@@ -180,3 +180,22 @@ def commit_paths(store: Store, repo: str, sha: str) -> list[str]:
             .where(Repo.name == repo, Commit.sha.startswith(sha, autoescape=True))
         )
         return list(dict.fromkeys(s.scalars(q)))
+
+
+def facts_version(store: Store) -> tuple[Any, ...]:
+    """Changes whenever anything a knowledge-risk report reads changes (one query)."""
+    with store.transaction() as s:
+        row = s.execute(
+            select(
+                select(func.max(Commit.id)).scalar_subquery(),
+                select(func.count(Person.id)).scalar_subquery(),
+                select(func.max(Person.last_activity_at)).scalar_subquery(),
+                select(func.count(Person.left_at)).scalar_subquery(),
+                select(func.count(Identity.id)).scalar_subquery(),
+                select(func.count(Service.id)).scalar_subquery(),
+                select(func.group_concat(Repo.head_commit)).scalar_subquery()
+                if store.engine.dialect.name == "sqlite"
+                else select(func.string_agg(Repo.head_commit, ",")).scalar_subquery(),
+            )
+        ).one()
+        return tuple(row)
