@@ -41,6 +41,7 @@ class KB:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._encoder_loader: threading.Thread | None = None
 
     @cached_property
     def store(self) -> Store:
@@ -78,20 +79,29 @@ class KB:
                 return onnx
         return self.base_embedder
 
-    def _preload_query_encoder(self) -> None:
-        # A failure is raised again, where it is reported, when the caller reads it.
-        with contextlib.suppress(Exception):
-            _ = self.query_encoder
+    def _preload_query_encoder(self) -> threading.Thread:
+        """Start building the query encoder on another thread (once).
+
+        Its ONNX session is set up by onnxruntime without the GIL, so it overlaps the
+        imports and chromadb's start that a cold `kb ask` pays anyway (~0.25 s saved).
+        """
+        if self._encoder_loader is None:
+
+            def load() -> None:
+                # A failure is raised again, where it is reported, when the caller reads it.
+                with contextlib.suppress(Exception):
+                    _ = self.query_encoder
+
+            self._encoder_loader = threading.Thread(target=load, daemon=True)
+            self._encoder_loader.start()
+        return self._encoder_loader
 
     @cached_property
     def retriever(self) -> Retriever:
         """Hybrid retrieval over both stores."""
+        loader = self._preload_query_encoder()
         from kb.retrieval import Retriever
 
-        # The query encoder's ONNX session is built on another thread while chromadb opens:
-        # onnxruntime sets up without the GIL, so a cold `kb ask` saves ~0.25 s.
-        loader = threading.Thread(target=self._preload_query_encoder, daemon=True)
-        loader.start()
         vectors = self.vectors
         loader.join()
         return Retriever(self.store, vectors, self.query_encoder)
@@ -99,6 +109,7 @@ class KB:
     @cached_property
     def answers(self) -> AnswerService:
         """The answer service shared by the CLI, the bot, the dashboard and MCP."""
+        self._preload_query_encoder()
         from kb.answering import AnswerService
         from kb.llm import build_llm_answerer
 
