@@ -302,9 +302,9 @@ class HotspotService:
         services: Sequence[sh.ServiceRow],
     ) -> list[Hotspot]:
         facts = report.facts.get(name)
-        hist = sh.repo_history(self.store, name)
-        if facts is None or hist is None or not facts.files:
+        if facts is None or not facts.files:
             return []
+        hist = facts.history  # loaded once, by the bus-factor report
         commits = hist.commits
         changes = [
             Change(ch.kind, ch.path, ch.old_path, (ch.commit_id,))
