@@ -181,7 +181,7 @@ class Ingestor:
         for r in records:
             by_kind.setdefault(type(r), []).append(r)
 
-        with store.transaction() as session:
+        with store.transaction(write=True) as session:
             w = RecordWriter(session, source_id)
             # Order matters: what later records refer to (repos, people, services,
             # documents) is written first.
@@ -242,7 +242,7 @@ class Ingestor:
             setattr(report, counter, getattr(report, counter) + len(items))
 
     def _finish_run(self, config: SourceConfig | None = None) -> None:
-        with self.app.store.transaction() as session:
+        with self.app.store.transaction(write=True) as session:
             w = RecordWriter(session, None)
             w.derive_event_dependencies()
             w.link_superseded_wisdom()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from facts import Facts
 from sqlalchemy import select
 
 from kb.app import KB
@@ -45,6 +48,7 @@ from kb.records import (
     Skipped,
     WisdomRecord,
 )
+from kb.settings import Settings
 
 T0 = datetime(2024, 3, 14, 10, 0, tzinfo=UTC)
 AWS_KEY = "AKIAQ3EGV7NBXZ4LTR2M"
@@ -300,3 +304,57 @@ def test_facts_a_changed_file_no_longer_states_are_forgotten(kb_app: KB) -> None
     Ingestor(kb_app).run(_config(), connector=ScriptedConnector(second))
     with kb_app.store.transaction() as s:
         assert s.scalars(select(ServiceDependency)).all() == []
+
+
+def test_concurrent_batches_never_both_create_a_person(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingests (two machines of a team) resolve the same new author at the same time.
+
+    Each batch reads the stored identities, then inserts the people it did not find. The
+    stores below hold both batches right after that read until both got there (or 2 s
+    passed): without batches taking turns both would create Alex, and one would fail on
+    the unique identity.
+    """
+    import threading
+
+    from kb.store.writer import RecordWriter
+
+    read = RecordWriter._identities
+    both_read = threading.Barrier(2, timeout=2.0)
+
+    def identities_then_wait(self: RecordWriter) -> Any:
+        first = self._identity is None
+        out = read(self)
+        if first:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait()
+        return out
+
+    monkeypatch.setattr(RecordWriter, "_identities", identities_then_wait)
+    database_url = None if db_url.startswith("sqlite") else db_url
+    apps = [KB(Settings(home=tmp_path / "kb", database_url=database_url)) for _ in "ab"]
+    apps[0].store.migrate()
+    alex = PersonRecord(name="Alex Morgan", emails=("alex@shop.io",))
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(app: KB, name: str) -> None:
+        try:
+            connector = Facts(alex)
+            reports.append(Ingestor(app).run(SourceConfig("slack", name, "x", {}), connector))
+        except BaseException as exc:  # the failure under test
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(app, n)) for app, n in zip(apps, "ab", strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(reports) == 2
+    with apps[0].store.transaction() as s:
+        assert s.scalars(select(Person.display_name)).all() == ["Alex Morgan"]
+    for app in apps:
+        app.close()

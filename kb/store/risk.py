@@ -154,7 +154,7 @@ def replace_hotspot_wisdom(store: Store, repo: str, records: Sequence[WisdomReco
     """
     prefix = f"{HOTSPOT_PREFIX}{repo}:"
     keep = {r.external_id for r in records}
-    with store.transaction() as s:
+    with store.transaction(write=True) as s:
         w = RecordWriter(s, None)
         for rec in records:
             w.wisdom(rec)

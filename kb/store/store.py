@@ -26,6 +26,9 @@ from kb.models import (
 from kb.records import ChunkText, DocumentRecord
 from kb.store import db
 
+# pg_advisory_xact_lock key of ingestion batches ("kb" in ASCII, then "ingest").
+_WRITER_LOCK = 0x6B62_696E_6765_7374
+
 
 @dataclass(frozen=True)
 class StoredChunk:
@@ -79,9 +82,23 @@ class Store:
         return db.current_revision(self.engine)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back if it raises."""
+    def transaction(self, write: bool = False) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back if it raises.
+
+        `write=True` is for ingestion batches, which resolve people and upsert by natural
+        keys read inside the batch: such batches from several processes (two ingests, a bot
+        teaching a note) take turns, so none inserts an identity or a document another
+        committed after it looked. Readers never wait for them.
+        """
         with self._sessions.begin() as session:
+            if write:
+                conn = session.connection()
+                if self.engine.dialect.name == "sqlite":
+                    # Take SQLite's write lock now (busy_timeout waits for it), not at the
+                    # first INSERT, after reads that another writer may have made stale.
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif self.engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
             yield session
 
     def close(self) -> None:
