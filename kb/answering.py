@@ -7,9 +7,10 @@ import math
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from kb.analysis.departure import has_departed
 from kb.answers import Answer, Citation, Hit, Person
 from kb.errors import KBError
 from kb.intent import Intent, _stem, terms_of
@@ -70,7 +71,7 @@ class AnswerService:
         self.store = store
         self.retriever = retriever
         self.llm = llm
-        self.departed_after = timedelta(days=departed_after_days)
+        self.departed_after_days = departed_after_days
         self.experts = experts
 
     def ask(
@@ -318,9 +319,7 @@ class AnswerService:
         return [Person(name=e.name, departed=e.departed, reason=e.reason()) for e in found.people]
 
     def _departed(self, c: sq.Contributor, now: datetime) -> bool:
-        if c.left_at is not None:
-            return True
-        return c.last_activity is None or now - c.last_activity > self.departed_after
+        return has_departed(c.left_at, c.last_activity, now, self.departed_after_days)
 
     @staticmethod
     def _who_line(people: Sequence[Person]) -> str:

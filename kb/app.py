@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from kb.analysis.busfactor import BusFactorService
     from kb.analysis.experts import ExpertService
     from kb.analysis.hotspots import HotspotService
-    from kb.analysis.staleness import StaleEntry, StalenessService
+    from kb.analysis.staleness import StalenessService
     from kb.answering import AnswerService
     from kb.answers import Answer
     from kb.embeddings import CachedEmbedder, Embedder
@@ -141,12 +141,6 @@ class KB:
         from kb.analysis.staleness import StalenessService
 
         return StalenessService(self.store, departed_after_days=self.settings.departed_after_days)
-
-    def stale_wisdom(
-        self, service: str | None = None, kind: WisdomKind | None = None
-    ) -> list[StaleEntry]:
-        """Wisdom entries flagged for re-verification, with their reasons."""
-        return self.staleness.stale(service=service, kind=kind)
 
     @cached_property
     def experts(self) -> ExpertService:

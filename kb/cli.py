@@ -553,15 +553,15 @@ def bus_factor(ctx: click.Context, repo: str | None, service: str | None, algori
     report = app.busfactor.report(
         algorithm=algorithm, repo=repo, service=service, without=leavers, depth=depth
     )
+    data = report.as_json()
     if markdown is not None:
         from kb.analysis.report import busfactor_markdown
 
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(busfactor_markdown(report), encoding="utf-8")
+        markdown.write_text(busfactor_markdown(report, data), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(report.as_json()))
+        click.echo(json.dumps(data))
         return
-    data = report.as_json()
     if not data["repos"]:
         out.print("No repository in kb yet: run `kb ingest git PATH` first.")
         return
@@ -713,7 +713,7 @@ def wisdom(ctx: click.Context, stale: bool, service: str | None, kind: str | Non
     _require_kb(app)
     wanted = WisdomKind(kind) if kind else None
     if stale:
-        flagged = app.stale_wisdom(service=service, kind=wanted)
+        flagged = app.staleness.stale(service=service, kind=wanted)
         if as_json:
             click.echo(json.dumps({"entries": [e.as_json() for e in flagged]}))
             return

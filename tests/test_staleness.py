@@ -14,7 +14,7 @@ from facts import Facts
 from gitrepo import Repo
 from sqlalchemy import update
 
-from kb.analysis.staleness import matches, stale_wisdom
+from kb.analysis.staleness import StalenessService, matches
 from kb.app import KB
 from kb.cli import cli
 from kb.connector import SourceConfig
@@ -80,7 +80,7 @@ def _build(app: KB, path: Path) -> dict[str, Any]:
 
 def test_stale_reasons_on_a_crafted_repository(history_kb: KB, tmp_path: Path) -> None:
     built = _build(history_kb, tmp_path / "r")
-    stale = {e.entry.external_id.removeprefix("test:"): e for e in history_kb.stale_wisdom()}
+    stale = {e.entry.external_id.removeprefix("test:"): e for e in history_kb.staleness.stale()}
     assert sorted(stale) == ["a-changed", "by-cy", "by-dee", "legacy-glob", "moved"]
 
     (changed,) = stale["a-changed"].reasons
@@ -105,9 +105,9 @@ def test_stale_reasons_on_a_crafted_repository(history_kb: KB, tmp_path: Path) -
     assert dee.evidence == {"person": "Dee Park", "role": "teller", "left_at": day}
 
     # A stricter rule by argument: two commits are enough to flag b.py.
-    strict = stale_wisdom(history_kb.store, min_commits=2)
+    strict = StalenessService(history_kb.store, min_commits=2).stale()
     assert "test:b-twice" in {e.entry.external_id for e in strict}
-    only_kind = history_kb.stale_wisdom(kind=WisdomKind.DANGER_ZONE)
+    only_kind = history_kb.staleness.stale(kind=WisdomKind.DANGER_ZONE)
     assert only_kind == []
 
 
@@ -144,7 +144,7 @@ def test_cli_wisdom_and_stale(tmp_path: Path) -> None:
 
 def test_demo_stale_wisdom(demo_kb: tuple[KB, list[Any]], demo_org: Any) -> None:
     app, _ = demo_kb
-    stale = {e.entry.external_id: e for e in app.stale_wisdom()}
+    stale = {e.entry.external_id: e for e in app.staleness.stale()}
     # user-service's ADR-0001 was written by Chen Wei, who has left since.
     adr = next(k for k in stale if k.startswith("git:user-service:file:docs/adr/0001"))
     (reason,) = stale[adr].reasons

@@ -20,11 +20,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from kb.analysis.authorship import AuthorshipMap, Change, authorship_map, truck_factor
+from kb.analysis.departure import has_departed
 from kb.errors import NotFoundError
 from kb.models import ChangeType
 from kb.store import history as sh
@@ -272,13 +273,11 @@ class BusFactorService:
 
     def is_departed(self, person: sh.PersonRow, as_of: datetime | None = None) -> bool:
         """Left (`left_at`), or no activity for `departed_after_days` before kb's "now"."""
-        if person.left_at is not None:
-            return True
-        as_of = as_of or latest_activity(self.store)
-        if as_of is None:
-            return False
-        last = person.last_activity_at
-        return last is None or last < as_of - timedelta(days=self.departed_after_days)
+        if person.left_at is None and as_of is None:
+            as_of = latest_activity(self.store)
+        return has_departed(
+            person.left_at, person.last_activity_at, as_of, self.departed_after_days
+        )
 
     def report(
         self,

@@ -22,12 +22,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
 
 
-def busfactor_markdown(report: BusFactorReport, leavers: int = 3) -> str:
+def busfactor_markdown(
+    report: BusFactorReport, data: dict[str, Any] | None = None, leavers: int = 3
+) -> str:
     """Truck factors, single points of failure, orphaned knowledge and leaver simulations.
 
-    Simulates the departure of each of the `leavers` people who alone know the most.
+    Simulates the departure of each of the `leavers` people who alone know the most;
+    `data` is `report.as_json()` when the caller has it already.
     """
-    data = report.as_json()
+    data = data if data is not None else report.as_json()
     lines = ["# Knowledge risk: bus factor", ""]
     when = f" as of {data['as_of'][:10]}" if data["as_of"] else ""
     mode = (

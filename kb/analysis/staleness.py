@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from kb.analysis.departure import has_departed
 from kb.models import ChangeType, WisdomKind
 from kb.store import history as sh
 from kb.store import risk as sr
@@ -117,7 +118,6 @@ class StalenessService:
         rows = self.entries(service, kind)
         people = sh.people(self.store)
         as_of = latest_activity(self.store)
-        limit = as_of - timedelta(days=self.departed_after_days) if as_of else None
         histories: dict[str, sh.RepoHistory | None] = {}
         out = []
         for row in rows:
@@ -141,12 +141,37 @@ class StalenessService:
                 if pid is None or pid in seen:
                     continue
                 seen.add(pid)
-                reason = _departed(people.get(pid), role, limit)
+                reason = self._departed(people.get(pid), role, as_of)
                 if reason is not None:
                     reasons.append(reason)
             if reasons:
                 out.append(StaleEntry(row, since, reasons))
         return out
+
+    def _departed(
+        self, person: sh.PersonRow | None, role: str, as_of: datetime | None
+    ) -> StaleReason | None:
+        """Why a person counts as departed (None if they don't or we can't tell)."""
+        if person is None or person.is_bot:
+            return None
+        if not has_departed(
+            person.left_at, person.last_activity_at, as_of, self.departed_after_days
+        ):
+            return None
+        if person.left_at is not None:
+            day = person.left_at.date().isoformat()
+            return StaleReason(
+                "departed",
+                f"{person.name} ({role}) left on {day}",
+                {"person": person.name, "role": role, "left_at": day},
+            )
+        assert person.last_activity_at is not None
+        day = person.last_activity_at.date().isoformat()
+        return StaleReason(
+            "departed",
+            f"{person.name} ({role}) has been inactive since {day}",
+            {"person": person.name, "role": role, "last_activity": day},
+        )
 
     def _file_reasons(self, glob: str, since: datetime, hist: sh.RepoHistory) -> list[StaleReason]:
         known = set(hist.files)
@@ -219,37 +244,3 @@ def _added_by(hist: sh.RepoHistory, path: str) -> int | None:
         if ch.path == path and ch.kind is ChangeType.ADD:
             return hist.commits[ch.commit_id].person_id
     return None
-
-
-def _departed(person: sh.PersonRow | None, role: str, limit: datetime | None) -> StaleReason | None:
-    """Why a person counts as departed (None if they don't or we can't tell)."""
-    if person is None or person.is_bot:
-        return None
-    if person.left_at is not None:
-        day = person.left_at.date().isoformat()
-        return StaleReason(
-            "departed",
-            f"{person.name} ({role}) left on {day}",
-            {"person": person.name, "role": role, "left_at": day},
-        )
-    last = person.last_activity_at
-    if limit is not None and last is not None and last < limit:
-        day = last.date().isoformat()
-        return StaleReason(
-            "departed",
-            f"{person.name} ({role}) has been inactive since {day}",
-            {"person": person.name, "role": role, "last_activity": day},
-        )
-    return None
-
-
-def stale_wisdom(
-    store: Store,
-    departed_after_days: int = 270,
-    *,
-    service: str | None = None,
-    kind: WisdomKind | None = None,
-    min_commits: int = STALE_AFTER_COMMITS,
-) -> list[StaleEntry]:
-    """Wisdom entries flagged for re-verification, with reasons (see the module docstring)."""
-    return StalenessService(store, departed_after_days, min_commits).stale(service, kind)

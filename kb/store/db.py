@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
@@ -36,6 +36,11 @@ def make_engine(url: str) -> Engine:
         if "psycopg" in str(exc):
             raise MissingExtraError("psycopg", "postgres", "A PostgreSQL database") from exc
         raise
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's positional parameter mark, for `exec_driver_sql` on hot paths."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def _sqlite_engine(url: Any) -> Engine:

@@ -19,7 +19,8 @@ from kb.models import (
     RepoFile,
     Service,
 )
-from kb.store.search import _aware
+from kb.store import db
+from kb.store.search import as_utc
 from kb.store.store import Store
 
 
@@ -111,11 +112,11 @@ def repo_history(store: Store, name: str, *, with_changes: bool = True) -> RepoH
         for row in conn.execute(q).tuples().all():
             cid, sha, an, ae, ce, pid, at, co, merge, fix, revert, msg = row
             out.commits[cid] = CommitRow(
-                cid, sha, an or "", ae or "", ce, pid, _aware(at) or at, tuple(co or ()),
+                cid, sha, an or "", ae or "", ce, pid, as_utc(at) or at, tuple(co or ()),
                 bool(merge), bool(fix), bool(revert), (msg or "").split("\n", 1)[0],
             )  # fmt: skip
         # Straight from the driver: hundreds of thousands of plain rows on a large repository.
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        mark = db.placeholder(conn)
         rows = conn.exec_driver_sql(
             f"SELECT fc.commit_id, fc.change_type, fc.path, fc.old_path "
             f"FROM {FileChange.__tablename__} fc JOIN {Commit.__tablename__} c "
@@ -135,7 +136,7 @@ def people(store: Store) -> dict[int, PersonRow]:
             Person.last_activity_at, Person.left_at,
         )  # fmt: skip
         return {
-            pid: PersonRow(pid, name, email, bool(bot), _aware(last), _aware(left))
+            pid: PersonRow(pid, name, email, bool(bot), as_utc(last), as_utc(left))
             for pid, name, email, bot, last, left in s.execute(q).tuples()
         }
 

@@ -166,7 +166,7 @@ def commit_sources(store: Store, commit_ids: Sequence[int]) -> dict[int, ChunkSo
                 start_line=None, document_id=-c.id, external_id=f"git:{repo}:commit:{c.sha}",
                 kind=DocumentKind.COMMIT.value, title=message.partition("\n")[0].strip(),
                 repo=repo, service=_service_of_repo(repo), path=None, commit=c.sha, url=None,
-                author=who or c.author_name, created_at=_aware(c.authored_at), status=None,
+                author=who or c.author_name, created_at=as_utc(c.authored_at), status=None,
                 meta={"tickets": c.tickets.split(), "is_revert": c.is_revert,
                       "is_fix": c.is_fix},
             )  # fmt: skip
@@ -354,13 +354,13 @@ def contributors(
         for pid, name, n, last, first, activity, left, bot in s.execute(q).tuples():
             out.append(
                 Contributor(
-                    pid, name, int(n), _aware(last), _aware(first), activity, left, bool(bot)
+                    pid, name, int(n), as_utc(last), as_utc(first), activity, left, bool(bot)
                 )
             )
         return out
 
 
-def _aware(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
     # Aggregates bypass the column type: SQLite hands back strings or naive datetimes.
     from datetime import UTC
 
@@ -374,7 +374,7 @@ def _aware(value: Any) -> datetime | None:
 def latest_activity(store: Store) -> datetime | None:
     """The newest activity of anyone: the knowledge base's "now" for who has left."""
     with store.transaction() as s:
-        return _aware(s.scalar(select(func.max(Person.last_activity_at))))
+        return as_utc(s.scalar(select(func.max(Person.last_activity_at))))
 
 
 def commits_mentioning(store: Store, needles: Sequence[str], limit: int = 5) -> list[str]:

@@ -46,6 +46,7 @@ from kb.records import (
     ServiceRecord,
     WisdomRecord,
 )
+from kb.store import db
 
 # Ids of records derived from one file of a repo: git:{repo}:file:{path}#{part}
 _FILE_PREFIX = re.compile(r"^git:(?P<repo>[^:]+):file:(?P<path>.+)#$")
@@ -501,7 +502,7 @@ class RecordWriter:
             ]
             if changes:
                 # Straight to the driver: plain values, and several per commit on big repos.
-                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                mark = db.placeholder(conn)
                 conn.exec_driver_sql(
                     f"INSERT INTO {changes_t.name} (commit_id, change_type, path, old_path) "
                     f"VALUES ({mark}, {mark}, {mark}, {mark})",
