@@ -87,8 +87,14 @@ def _looks_secret(value: str) -> bool:
     return len(value) >= 12 and _entropy(value) >= 3.0 and classes >= 2
 
 
-# Every key name _ASSIGNMENT accepts holds one of these (case-folded).
+# One search for all the literals above: most text holds none, and then no pattern runs.
+_ANY_TOKEN_LITERAL = re.compile(
+    "|".join(re.escape(lit) for _, literals, _ in _TOKEN_PATTERNS for lit in literals)
+)
+# Every key name _ASSIGNMENT accepts holds one of these (case-folded), with a separator
+# after it: text without that shape ("primary key", "token bucket") skips the costly pass.
 _KEY_LITERALS = ("passw", "pwd", "secret", "token", "key", "credential")
+_KEY_THEN_SEPARATOR = re.compile(r"(?:passw|pwd|secret|token|key|credential)[\w.-]*\s*[:=]")
 
 
 def redact(text: str) -> tuple[str, int]:
@@ -96,15 +102,16 @@ def redact(text: str) -> tuple[str, int]:
     if not text:
         return text, 0
     total = 0
-    for kind, literals, pattern in _TOKEN_PATTERNS:
-        if any(lit in text for lit in literals):
-            text, n = pattern.subn(f"[REDACTED:{kind}]", text)
-            total += n
+    if _ANY_TOKEN_LITERAL.search(text):
+        for kind, literals, pattern in _TOKEN_PATTERNS:
+            if any(lit in text for lit in literals):
+                text, n = pattern.subn(f"[REDACTED:{kind}]", text)
+                total += n
     if "://" in text:
         text, n = _URL_PASSWORD.subn(lambda m: f"{m.group('head')}[REDACTED:password]", text)
         total += n
     low = text.lower()
-    if not any(lit in low for lit in _KEY_LITERALS):
+    if not any(lit in low for lit in _KEY_LITERALS) or not _KEY_THEN_SEPARATOR.search(low):
         return text, total
 
     def _assignment(m: re.Match[str]) -> str:

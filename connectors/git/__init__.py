@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors.git.content import load_content
 from connectors.git.files import head_tree
 from connectors.git.history import load_history
 from kb.connector import SourceConfig
@@ -103,6 +102,10 @@ class GitConnector:
             yield Checkpoint(dict(state))
         if self.history_only:
             return
+        # Imported here: the parsers of docs, code and contracts are no part of a
+        # --history-only run, which is the quick bus-factor path.
+        from connectors.git.content import load_content
+
         for record in load_content(
             self.path,
             repo,

@@ -39,15 +39,15 @@ LOG_FORMAT = "%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%at%x1f%cN%x1f%cE%x1f%ct%x1f%B%x1d"
 _BOUNDARY = b"\0\x1e"
 _HEADER_FIELDS = 9
 
-_SHA = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
-_PARENTS = re.compile(rb"(?:[0-9a-f]{40}(?:[0-9a-f]{24})?(?: |$))*")
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_PARENTS = re.compile(r"(?:[0-9a-f]{40}(?:[0-9a-f]{24})?(?: |$))*")
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}")
 
 _SIMPLE_CHANGES = {
-    b"A": ChangeType.ADD,
-    b"M": ChangeType.MODIFY,
-    b"T": ChangeType.MODIFY,  # type change (file <-> symlink): still a modification
-    b"D": ChangeType.DELETE,
+    "A": ChangeType.ADD,
+    "M": ChangeType.MODIFY,
+    "T": ChangeType.MODIFY,  # type change (file <-> symlink): still a modification
+    "D": ChangeType.DELETE,
 }
 
 _FIX_SUBJECT = re.compile(
@@ -125,7 +125,7 @@ def git_log_command(repo_path: Path, rev_range: str) -> list[str]:
     ]
 
 
-def _timestamp(raw: bytes) -> datetime:
+def _timestamp(raw: str) -> datetime:
     return datetime.fromtimestamp(int(raw), UTC)
 
 
@@ -145,8 +145,10 @@ def is_fix(subject: str) -> bool:
 
 def find_tickets(message: str) -> tuple[str, ...]:
     """Ticket ids (SHOP-412, INC-2024-03) a message mentions, first mention first."""
-    found = [t for t in _TICKET.findall(message) if t.split("-", 1)[0] not in _NOT_TICKETS]
-    return tuple(dict.fromkeys(found))
+    found = _TICKET.findall(message)
+    if not found:
+        return ()
+    return tuple(dict.fromkeys(t for t in found if t.split("-", 1)[0] not in _NOT_TICKETS))
 
 
 def find_co_authors(message: str) -> tuple[tuple[str, str], ...]:
@@ -157,49 +159,46 @@ def find_co_authors(message: str) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys(p for p in pairs if p[0] or p[1]))
 
 
-def _parse_changes(raw: bytes, problems: list[str]) -> list[FileChangeRecord]:
+def _parse_changes(raw: str, problems: list[str]) -> list[FileChangeRecord]:
     # raw: "\n" + NUL-separated "STATUS\0path" or "R100\0old\0new" fields.
     if not raw:
         return []
-    if raw[:1] != b"\n":
+    if raw[0] != "\n":
         problems.append("unexpected bytes after the message")
         return []
-    fields = raw[1:].split(b"\0")
+    fields = raw[1:].split("\0")
     if fields and not fields[-1]:
         fields.pop()
     changes: list[FileChangeRecord] = []
+    add = changes.append
+    simple = _SIMPLE_CHANGES
     i, n = 0, len(fields)
     while i < n:
         status = fields[i]
-        kind = _SIMPLE_CHANGES.get(status)
+        kind = simple.get(status)
         if kind is not None and i + 1 < n and fields[i + 1]:
-            changes.append(FileChangeRecord(kind, fields[i + 1].decode("utf-8", "replace")))
+            add(FileChangeRecord(kind, fields[i + 1]))
             i += 2
             continue
         letter = status[:1]
-        if letter in (b"R", b"C") and status[1:].isdigit() and i + 2 < n and fields[i + 2]:
-            changes.append(
-                FileChangeRecord(
-                    ChangeType.RENAME if letter == b"R" else ChangeType.COPY,
-                    fields[i + 2].decode("utf-8", "replace"),
-                    fields[i + 1].decode("utf-8", "replace"),
-                )
-            )
+        if letter in ("R", "C") and status[1:].isdigit() and i + 2 < n and fields[i + 2]:
+            kind = ChangeType.RENAME if letter == "R" else ChangeType.COPY
+            add(FileChangeRecord(kind, fields[i + 2], fields[i + 1]))
             i += 3
             continue
-        shown = status[:16].decode("utf-8", "replace")
-        problems.append(f"unreadable file-change status {shown!r}; later changes skipped")
+        problems.append(f"unreadable file-change status {status[:16]!r}; later changes skipped")
         break
     return changes
 
 
-def _parse_entry(entry: bytes, repo: str, position: int) -> Iterator[CommitRecord | Failure]:
-    head, _, rest = entry.partition(b"\0")
-    fields = head[:-1].split(b"\x1f", _HEADER_FIELDS - 1)
-    sha_raw = fields[0] if _SHA.fullmatch(fields[0]) else b""
-    sha = sha_raw.decode("ascii")
+def _parse_entry(raw: bytes, repo: str, position: int) -> Iterator[CommitRecord | Failure]:
+    # One decode per commit: the separators are ASCII, so splitting the text is safe.
+    entry = raw.decode("utf-8", "replace")
+    head, _, rest = entry.partition("\0")
+    fields = head[:-1].split("\x1f", _HEADER_FIELDS - 1)
+    sha = fields[0] if _SHA.fullmatch(fields[0]) else ""
     where = f"{repo}: commit {sha}" if sha else f"{repo}: git log entry #{position}"
-    if not head.endswith(b"\x1d") or len(fields) != _HEADER_FIELDS or not sha:
+    if not head.endswith("\x1d") or len(fields) != _HEADER_FIELDS or not sha:
         yield Failure(where, "malformed or truncated git log entry; skipped")
         return
     if not _PARENTS.fullmatch(fields[1]):
@@ -211,8 +210,8 @@ def _parse_entry(entry: bytes, repo: str, position: int) -> Iterator[CommitRecor
     except (ValueError, OverflowError, OSError):
         yield Failure(where, "unreadable author/commit date in git log output; skipped")
         return
-    parents = tuple(fields[1].decode("ascii").split())
-    message = fields[8].decode("utf-8", "replace").rstrip()
+    parents = tuple(fields[1].split())
+    message = fields[8].rstrip()
     subject = message.partition("\n")[0].strip()
     merge = len(parents) > 1
     problems: list[str] = []
@@ -224,11 +223,11 @@ def _parse_entry(entry: bytes, repo: str, position: int) -> Iterator[CommitRecor
         repo=repo,
         sha=sha,
         parents=parents,
-        author_name=fields[2].decode("utf-8", "replace"),
-        author_email=fields[3].decode("utf-8", "replace"),
+        author_name=fields[2],
+        author_email=fields[3],
         authored_at=authored_at,
-        committer_name=fields[5].decode("utf-8", "replace") or None,
-        committer_email=fields[6].decode("utf-8", "replace") or None,
+        committer_name=fields[5] or None,
+        committer_email=fields[6] or None,
         committed_at=committed_at,
         message=message,
         is_merge=merge,

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from kb.models import (
+    ChangeType,
     CodeOwner,
     Commit,
     DependencyKind,
@@ -99,6 +100,47 @@ class _PersonUpdate:
         """Widen the activity span."""
         self.first = _min(self.first, lo)
         self.last = _max(self.last, hi)
+
+
+_COMMIT_COLUMNS = (
+    "repo_id", "sha", "parents", "author_person_id", "author_name", "author_email",
+    "authored_at", "committer_email", "committed_at", "message", "is_merge", "is_revert",
+    "is_fix", "co_authors", "tickets",
+)  # fmt: skip
+_CHANGE_VALUE = {kind: kind.value for kind in ChangeType}
+
+
+def _insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """INSERT tuples in `columns` order with one driver executemany.
+
+    Each value goes through its column type's bind processor first (dates to UTC and, on
+    SQLite, text; JSON serialised; booleans as the backend wants), exactly as a Core
+    insert would, without Core's per-row parameter building.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    processors = [
+        (i, proc)
+        for i, name in enumerate(columns)
+        if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if processors:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, proc in processors:
+                values[i] = proc(values[i])
+            converted.append(tuple(values))
+        rows = converted
+    mark = db.placeholder(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})",
+        rows,
+    )
 
 
 class RecordWriter:
@@ -466,45 +508,48 @@ class RecordWriter:
             new = [c for c in items if c.sha not in present]
             if not new:
                 continue
-            rows: list[dict[str, Any]] = []
+            conn = self.s.connection()
+            rows: list[tuple[Any, ...]] = []
+            pending = self._pending
             for c in new:
                 pid = self.person_for(c.author_name, c.author_email)
                 if pid is not None:
-                    self._pending.setdefault(pid, _PersonUpdate()).seen(
-                        c.authored_at, c.authored_at
-                    )
-                co = [f"{n} <{e}>" for n, e in c.co_authors]
+                    update = pending.get(pid)
+                    if update is None:
+                        update = pending[pid] = _PersonUpdate()
+                    update.seen(c.authored_at, c.authored_at)
                 for n, e in c.co_authors:
                     self.person_for(n, e)
                 rows.append(
-                    {
-                        "repo_id": rid, "sha": c.sha, "parents": " ".join(c.parents),
-                        "author_person_id": pid,
-                        "author_name": c.author_name, "author_email": c.author_email,
-                        "authored_at": c.authored_at, "committer_email": c.committer_email,
-                        "committed_at": c.committed_at, "message": c.message,
-                        "is_merge": c.is_merge, "is_revert": c.is_revert, "is_fix": c.is_fix,
-                        "co_authors": co, "tickets": " ".join(c.tickets),
-                    }
+                    (
+                        rid, c.sha, " ".join(c.parents), pid, c.author_name, c.author_email,
+                        c.authored_at, c.committer_email, c.committed_at, c.message,
+                        c.is_merge, c.is_revert, c.is_fix,
+                        [f"{n} <{e}>" for n, e in c.co_authors], " ".join(c.tickets),
+                    )
                 )  # fmt: skip
-            # Core inserts (not ORM bulk): tens of thousands of rows per large repo.
-            conn = self.s.connection()
+            # Straight to the driver (tens of thousands of rows on a large repository),
+            # each value converted as its column type would; then one query for the ids.
+            # Only this batch can add commits to the repo: it holds the writer lock.
             commits_t = cast(Table, Commit.__table__)
-            changes_t = cast(Table, FileChange.__table__)
-            ids = conn.execute(
-                insert(commits_t).returning(commits_t.c.id, commits_t.c.sha), rows
-            ).all()
-            id_of = {sha: cid for cid, sha in ids}
+            newest = self.s.scalar(select(func.max(Commit.id)).where(Commit.repo_id == rid))
+            _insert_rows(conn, commits_t, _COMMIT_COLUMNS, rows)
+            mark = db.placeholder(conn)
+            id_of: dict[str, int] = dict(
+                conn.exec_driver_sql(
+                    f"SELECT sha, id FROM {commits_t.name} WHERE repo_id = {mark} AND id > {mark}",
+                    (rid, newest or 0),
+                ).fetchall()
+            )
             changes = [
-                (id_of[c.sha], ch.change_type.value, ch.path, ch.old_path)
+                (id_of[c.sha], _CHANGE_VALUE[ch.change_type], ch.path, ch.old_path)
                 for c in new
                 for ch in c.changes
             ]
             if changes:
-                # Straight to the driver: plain values, and several per commit on big repos.
-                mark = db.placeholder(conn)
                 conn.exec_driver_sql(
-                    f"INSERT INTO {changes_t.name} (commit_id, change_type, path, old_path) "
+                    f"INSERT INTO {FileChange.__tablename__} "
+                    f"(commit_id, change_type, path, old_path) "
                     f"VALUES ({mark}, {mark}, {mark}, {mark})",
                     changes,
                 )
