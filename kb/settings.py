@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 REDACTED = "**********"
+ENV_PREFIX = "KB_"
 
 
-class Settings(BaseSettings):
-    """Effective configuration of kb, read from `KB_*` environment variables."""
+class Settings(BaseModel):
+    """Effective configuration of kb, read from `KB_*` environment variables.
 
-    model_config = SettingsConfigDict(
-        env_prefix="KB_", env_file=None, extra="ignore", validate_default=True
-    )
+    A field given to the constructor wins over its variable (`KB_HOME` for `home`; names
+    are case-insensitive). Values are validated and converted by the field types.
+    pydantic-settings did the same at twice the import cost of pydantic itself, paid by
+    every `kb` command.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     home: Path = Field(
         default=Path(".kb"),
@@ -83,6 +88,17 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         default=1_000_000, ge=1, description="Files larger than this are skipped at ingest."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        prefix = ENV_PREFIX.lower()
+        env = {k.lower(): v for k, v in os.environ.items() if k.lower().startswith(prefix)}
+        merged = {name: env[prefix + name] for name in cls.model_fields if prefix + name in env}
+        merged.update(data)
+        return merged
 
     @field_validator("home", mode="after")
     @classmethod
