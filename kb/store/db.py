@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from kb.errors import ConfigError, MissingExtraError
+from kb.models import Base
 from kb.settings import redact_url_password
+from kb.store.schema import FULL_TEXT_TABLES, create_head_schema
 
 
 def make_engine(url: str) -> Engine:
@@ -43,6 +47,21 @@ def placeholder(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
+def _enable_wal(cur: Any, wait_s: float = 30.0) -> None:
+    # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once
+    # rather than wait when another connection is switching it too (two processes
+    # creating one database): try again until the busy timeout would have run out.
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def _sqlite_engine(url: Any) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +70,7 @@ def _sqlite_engine(url: Any) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -97,8 +116,6 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema to head; returns (revision before, revision after)."""
-    from alembic import command
-
     try:
         before = current_revision(engine)
     except OperationalError as exc:
@@ -106,15 +123,55 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             f"cannot reach the database {redact_url_password(str(engine.url))}: "
             f"{exc.orig}. Check KB_DATABASE_URL and that the server is running."
         ) from exc
-    if before is None and inspect(engine).has_table("documents"):
-        raise ConfigError(
-            "the database has kb tables but no Alembic version: it was not created by "
-            "`kb init`; point KB_DATABASE_URL at an empty database"
-        )
     if before == HEAD_REVISION:
         return before, before
+    if before is None:
+        if _create_if_empty(engine):
+            return None, HEAD_REVISION
+        # Another process built the schema while this one waited for the lock.
+        before = current_revision(engine)
+        if before == HEAD_REVISION:
+            return before, before
+    return before, run_migrations(engine)
+
+
+def run_migrations(engine: Engine) -> str:
+    """Replay the Alembic revisions from the database's revision to head; returns the head."""
+    from alembic import command
+
     cfg = _alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    return before, head_revision()
+    return head_revision()
+
+
+# pg_advisory_xact_lock key of schema creation ("kbschema" in ASCII).
+_SCHEMA_LOCK = 0x6B62_7363_6865_6D61
+
+
+def _create_if_empty(engine: Engine) -> bool:
+    """Build the head schema in one transaction if the database holds nothing of kb's.
+
+    Returns False when it is not empty after all (an empty version table, or a concurrent
+    `kb init` that got there first): Alembic then takes it from where it is.
+    """
+    with engine.begin() as conn:
+        # Hold the schema lock before looking, so two processes never both build it.
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        tables = set(inspect(conn).get_table_names())
+        versioned = "alembic_version" in tables
+        if versioned and conn.execute(text("SELECT count(*) FROM alembic_version")).scalar():
+            return False
+        if tables & (set(Base.metadata.tables) | FULL_TEXT_TABLES):
+            raise ConfigError(
+                "the database has kb tables but no Alembic version: it was not created by "
+                "`kb init`; point KB_DATABASE_URL at an empty database"
+            )
+        if versioned:
+            return False  # an empty version table: Alembic starts from the first revision
+        create_head_schema(conn, HEAD_REVISION)
+    return True

@@ -23,10 +23,8 @@ from kb.models import (
     WisdomKind,
     WisdomStatus,
 )
+from kb.store.schema import PG_TSVECTOR
 from kb.store.store import Store
-
-# Must match revision 0002's index expression so PostgreSQL uses the GIN index.
-PG_TSVECTOR = "to_tsvector('english', coalesce(heading, '') || ' ' || text)"
 
 _WORD = re.compile(r"[A-Za-z0-9_]{2,}")
 
