@@ -11,7 +11,7 @@ from connectors.adr_parser import MARKDOWN_SUFFIXES, ParsedAdr, is_adr, parse_ad
 from connectors.adr_records import AdrIds, AdrLinks, adr_records, relinked, superseders
 from kb.connector import SourceConfig
 from kb.errors import SourceError
-from kb.models import DocumentKind
+from kb.kinds import DocumentKind
 from kb.records import (
     Checkpoint,
     DocumentRecord,

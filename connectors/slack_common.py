@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kb.chunking import MAX_CHUNK_CHARS
-from kb.models import DocumentKind
+from kb.kinds import DocumentKind
 from kb.records import ChunkText, DocumentRecord, PersonRecord
 
 # Slack ts: epoch seconds "." microseconds; ten digits of seconds keep datetimes in range.

@@ -24,7 +24,7 @@ from connectors.slack_common import (
     sightings,
     ts_key,
 )
-from kb.models import SEVERITY_BY_LEVEL, Severity, WisdomKind, WisdomOrigin
+from kb.kinds import SEVERITY_BY_LEVEL, Severity, WisdomKind, WisdomOrigin
 from kb.records import IncidentRecord, Record, WisdomRecord
 
 _PER_INCIDENT_CHANNEL = re.compile(r"^(?:incident|inc)[-_].", re.I)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kb.errors import KBError
-from kb.models import Feedback, Severity, WisdomKind
+from kb.kinds import Feedback, Severity, WisdomKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 

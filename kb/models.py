@@ -25,6 +25,21 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from kb.kinds import (
+    AdrStatus,
+    ChangeType,
+    DependencyKind,
+    DocumentKind,
+    EventRole,
+    Feedback,
+    IdentityKind,
+    Severity,
+    SourceKind,
+    WisdomKind,
+    WisdomOrigin,
+    WisdomStatus,
+)
+
 # Stable constraint names so Alembic revisions are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,101 +97,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
         validate_strings=True,
         values_callable=lambda e: [m.value for m in e],
     )
-
-
-class SourceKind(enum.StrEnum):
-    GIT = "git"
-    SLACK_EXPORT = "slack-export"
-    SLACK = "slack"
-    ADR = "adr"
-    TAUGHT = "taught"
-
-
-class DocumentKind(enum.StrEnum):
-    ADR = "adr"
-    COMMIT = "commit"
-    DOC = "doc"
-    CODE = "code"
-    SLACK = "slack"
-    POSTMORTEM = "postmortem"
-    CONTRACT = "contract"
-    NOTE = "note"
-
-
-class AdrStatus(enum.StrEnum):
-    PROPOSED = "proposed"
-    ACCEPTED = "accepted"
-    DEPRECATED = "deprecated"
-    SUPERSEDED = "superseded"
-    REJECTED = "rejected"
-    UNKNOWN = "unknown"
-
-
-class IdentityKind(enum.StrEnum):
-    EMAIL = "email"
-    NAME = "name"
-    SLACK = "slack"
-    GITHUB = "github"
-
-
-class DependencyKind(enum.StrEnum):
-    SYNC_HTTP = "sync_http"
-    ASYNC_EVENT = "async_event"
-    SHARED_DB = "shared_db"
-    LIBRARY = "library"
-
-
-class ChangeType(enum.StrEnum):
-    ADD = "add"
-    MODIFY = "modify"
-    RENAME = "rename"
-    DELETE = "delete"
-    COPY = "copy"
-
-
-class WisdomKind(enum.StrEnum):
-    DESIGN_RATIONALE = "design_rationale"
-    DANGER_ZONE = "danger_zone"
-    KNOWN_ISSUE = "known_issue"
-    INCIDENT = "incident"
-    UNWRITTEN_RULE = "unwritten_rule"
-    COUNTERINTUITIVE = "counterintuitive"
-    FIRST_WEEK = "first_week"
-
-
-class WisdomStatus(enum.StrEnum):
-    ACTIVE = "active"
-    SUPERSEDED = "superseded"
-    RESOLVED = "resolved"
-
-
-class WisdomOrigin(enum.StrEnum):
-    EXTRACTED = "extracted"
-    TAUGHT = "taught"
-
-
-class Severity(enum.StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-# SEV0/SEV1 (or P0/P1) are critical, SEV2 high, SEV3 medium, SEV4/5 low: one scale for
-# postmortems and incident channels, so the two sources of one incident agree.
-SEVERITY_BY_LEVEL: dict[int, Severity] = {
-    0: Severity.CRITICAL,
-    1: Severity.CRITICAL,
-    2: Severity.HIGH,
-    3: Severity.MEDIUM,
-    4: Severity.LOW,
-    5: Severity.LOW,
-}
-
-
-class Feedback(enum.StrEnum):
-    UP = "up"
-    DOWN = "down"
 
 
 class Source(Base):
@@ -291,11 +211,6 @@ class ServiceDependency(Base):
     contract_path: Mapped[str | None] = mapped_column(String(1000))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class EventRole(enum.StrEnum):
-    PUBLISH = "publish"
-    SUBSCRIBE = "subscribe"
 
 
 class ServiceEvent(Base):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from kb.models import (
+from kb.kinds import (
     AdrStatus,
     ChangeType,
     DependencyKind,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +69,16 @@ def test_sql_lives_in_the_store_layer() -> None:
                         if bad:
                             offenders.append(f"{rel} imports {sorted(bad)} from {name}")
     assert offenders == []
+
+
+def test_the_cli_and_the_connectors_load_without_the_orm() -> None:
+    # `kb --help`, `kb --version` and the parsers must not pay for SQLAlchemy (~0.25 s):
+    # they name kinds through kb.kinds, never kb.models.
+    code = (
+        "import sys, kb.cli, kb.records, connectors.git, connectors.git.content, "
+        "connectors.adr, connectors.slack_export; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'alembic'} "
+        "or m == 'kb.models'))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from kb.models import Severity
+from kb.kinds import Severity
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from connectors.git.services import (
 from connectors.yaml_lines import yaml_error_line
 from kb.chunking import chunk_markdown
 from kb.errors import SourceError
-from kb.models import DependencyKind, DocumentKind, WisdomKind
+from kb.kinds import DependencyKind, DocumentKind, WisdomKind
 from kb.records import (
     Checkpoint,
     DependencyRecord,

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from connectors.yaml_lines import line_of, load_yaml
-from kb.models import DocumentKind, EventRole
+from kb.kinds import DocumentKind, EventRole
 from kb.records import DocumentRecord, EventTopicRecord, Record
 
 _MARKER = re.compile(r"""^\s*["']?(openapi|swagger|asyncapi)["']?\s*:""", re.M)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors.git.people import is_bot_identity
-from kb.models import ChangeType, DocumentKind
+from kb.kinds import ChangeType, DocumentKind
 from kb.records import (
     Checkpoint,
     CommitRecord,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from connectors.git.code import PROGRAM_SUFFIXES, source_lines
 from connectors.git.files import glob_regex
 from connectors.yaml_lines import LineDict, LineList, line_of, load_yaml
-from kb.models import DependencyKind
+from kb.kinds import DependencyKind
 from kb.records import CodeOwnerRecord, DependencyRecord
 
 CODEOWNERS_PATHS = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
