@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from gitrepo import Repo
+from sqlalchemy.engine import make_url
 
 from kb.analysis.authorship import (
     Change,
@@ -28,6 +29,8 @@ from kb.connector import SourceConfig
 from kb.errors import NotFoundError
 from kb.ingest import Ingestor
 from kb.models import ChangeType
+from kb.store import Store
+from kb.store import history as sh
 
 A, M, R = ChangeType.ADD, ChangeType.MODIFY, ChangeType.RENAME
 
@@ -160,6 +163,48 @@ def test_java_identity_folding() -> None:
 def _ingest(app: KB, repo: Repo, name: str) -> None:
     report = Ingestor(app).run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
     assert report.ok, report.failures
+
+
+def test_stored_history_reads_back_as_written_on_both_backends(
+    history_kb: KB, tmp_path: Path, db_url: str
+) -> None:
+    """The read model comes straight from the driver: times UTC-aware whatever the session's
+    time zone, co-authors decoded, flags as bools, the subject line, changes in order."""
+    repo = Repo(tmp_path / "h")
+    evening = datetime(2024, 3, 14, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    repo.commit("start", {"a.py": "a\n"}, ANA, when=evening)
+    repo.commit("Fix the parser\n\nWhy.\n\nCo-authored-by: Cy Diaz <cy@x.io>", {"a.py": "b\n"}, BO)
+    repo.git("mv", "a.py", "b.py")
+    repo.commit("move a to b", author=BO)
+    _ingest(history_kb, repo, "h")
+    store = history_kb.store
+    if not db_url.startswith("sqlite"):  # PostgreSQL hands back times in the session's zone
+        url = make_url(db_url).update_query_dict({"options": "-c timezone=Asia/Kolkata"})
+        store = Store.from_url(url.render_as_string(hide_password=False))
+    hist = sh.repo_history(store, "h")
+    assert hist is not None
+    start, fix, move = hist.commits.values()
+    assert start.authored_at.isoformat() == "2024-03-15T04:30:00+00:00"
+    assert all(c.authored_at.utcoffset() == timedelta(0) for c in (start, fix, move))
+    assert fix.authored_at == datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+    assert (start.co_authors, fix.co_authors) == ((), ("Cy Diaz <cy@x.io>",))
+    assert (fix.subject, fix.is_fix, start.is_fix, fix.is_merge) == (
+        "Fix the parser",
+        True,
+        False,
+        False,
+    )
+    assert {type(v) for c in (start, fix) for v in (c.is_merge, c.is_fix, c.is_revert)} == {bool}
+    assert [
+        (hist.commits[ch.commit_id].subject, ch.kind, ch.path, ch.old_path) for ch in hist.changes
+    ] == [
+        ("start", ChangeType.ADD, "a.py", None),
+        ("Fix the parser", ChangeType.MODIFY, "a.py", None),
+        ("move a to b", ChangeType.RENAME, "b.py", "a.py"),
+    ]
+    assert all(type(ch.kind) is ChangeType for ch in hist.changes)
+    if store is not history_kb.store:
+        store.close()
 
 
 def _hand_worked_repo(path: Path) -> Repo:

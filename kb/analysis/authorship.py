@@ -78,18 +78,30 @@ def file_histories(
 
     Deletes and copies are not part of any history (the reference tool ignores them).
     """
-    by_path: dict[str, list[int]] = {}
+    rename = ChangeType.RENAME
+    in_history = (ChangeType.ADD, ChangeType.MODIFY, rename)
+    by_path: dict[str, list[int]] = {}  # path -> its changes, in order
+    renames_to: dict[str, list[int]] = {}  # path -> the renames that made it
     for i, ch in enumerate(changes):
-        if ch.kind in (ChangeType.ADD, ChangeType.MODIFY, ChangeType.RENAME):
-            by_path.setdefault(ch.path, []).append(i)
+        if ch.kind in in_history:
+            own = by_path.get(ch.path)
+            if own is None:
+                by_path[ch.path] = [i]
+            else:
+                own.append(i)
+            if ch.kind is rename:
+                renames_to.setdefault(ch.path, []).append(i)
     followed: set[int] = set()  # renames already expanded, for good
     out: dict[str, list[Change[Dev]]] = {}
     for path in sorted(set(files)):
         own = by_path.get(path)
         if not own:
             continue
+        pending = [i for i in renames_to.get(path, ()) if i not in followed]
+        if not pending:  # most files: their own changes, already in order
+            out[path] = [changes[i] for i in own]
+            continue
         members = set(own)
-        pending = [i for i in own if changes[i].kind is ChangeType.RENAME and i not in followed]
         while pending:
             i = pending.pop()
             if i in followed:
@@ -99,7 +111,7 @@ def file_histories(
             for j in by_path.get(old, ()) if old else ():
                 if j not in members:
                     members.add(j)
-                    if changes[j].kind is ChangeType.RENAME and j not in followed:
+                    if changes[j].kind is rename and j not in followed:
                         pending.append(j)
         out[path] = [changes[i] for i in sorted(members)]
     return out
@@ -110,15 +122,17 @@ def file_authorship(history: Sequence[Change[Dev]]) -> dict[Dev, Authorship]:
     facts: dict[Dev, Authorship] = {}
     total = 0
     for ch in history:
+        adds = ch.kind is ChangeType.ADD
+        if not adds:
+            total += len(ch.devs)
         for dev in ch.devs:
             a = facts.get(dev)
             if a is None:
                 a = facts[dev] = Authorship()
-            if ch.kind is ChangeType.ADD:
+            if adds:
                 a.first_authorship = True
             else:
                 a.deliveries += 1
-                total += 1
     best = 0.0
     for a in facts.values():
         a.acceptances = total - a.deliveries

@@ -15,10 +15,12 @@ Two modes over the same stored commits:
 
 from __future__ import annotations
 
+import gc
 import threading
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -303,7 +305,8 @@ class BusFactorService:
         if hit is not None and hit[0] == version:
             base = hit[1]
         else:
-            base = self._compute(algorithm, repo, service, depth, repos)
+            with _collector_paused():
+                base = self._compute(algorithm, repo, service, depth, repos)
             with self._lock:
                 self._cache[key] = (version, base)
                 while len(self._cache) > _CACHED_REPORTS:
@@ -396,6 +399,23 @@ class BusFactorService:
         )
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection in the block; it resumes afterwards if it ran before.
+
+    A large repository's history is some 10^5 small objects that form no cycles, and each
+    full collection while they are built walks all of them again: that took as long as
+    building them did.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _compat_facts(hist: sh.RepoHistory, developers: dict[str, Developer]) -> RepoFacts:
     """The reference tool's view: usernames by upper-cased email, merged by upper-cased name."""
     parent: dict[str, str] = {}
@@ -411,29 +431,40 @@ def _compat_facts(hist: sh.RepoHistory, developers: dict[str, Developer]) -> Rep
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
+    # Thousands of commits, a few hundred identities: fold and merge each identity once.
+    user_of_identity: dict[tuple[str, str, str | None], str | None] = {}
     user_of: dict[int, str] = {}
     for c in hist.commits.values():
-        email, name = java_fold(c.author_email), java_fold(c.author_name)
-        if not email and not name:
-            email = java_fold(c.committer_email or "")
-        user = "E:" + email if email else "N:" + name
-        if not email and not name:
-            continue
-        find(user)
-        if name:
-            union(user, "N:" + name)
-        user_of[c.id] = user
+        identity = (c.author_email, c.author_name, c.committer_email)
+        if identity not in user_of_identity:
+            email, name = java_fold(c.author_email), java_fold(c.author_name)
+            if not email and not name:
+                email = java_fold(c.committer_email or "")
+            user = None
+            if email or name:
+                user = "E:" + email if email else "N:" + name
+                find(user)
+                if name:
+                    union(user, "N:" + name)
+            user_of_identity[identity] = user
+        user = user_of_identity[identity]
+        if user is not None:
+            user_of[c.id] = user
     members: dict[str, set[str]] = {}
     for node in list(parent):
         members.setdefault(find(node), set()).add(node)
-    names: dict[str, Counter[str]] = {}
-    key_of: dict[int, str] = {}
+    names: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    credit_of_root: dict[str, tuple[str]] = {}  # one developer key, shared by their commits
+    credit: dict[int, tuple[str, ...]] = {}
     for cid, user in user_of.items():
         root = find(user)
-        key = "||".join(sorted(m[2:] for m in members[root] if m.startswith("E:"))) or root[2:]
-        key_of[cid] = key
+        if root not in credit_of_root:
+            emails = sorted(m[2:] for m in members[root] if m.startswith("E:"))
+            credit_of_root[root] = ("||".join(emails) or root[2:],)
+        credit[cid] = credit_of_root[root]
+        key = credit_of_root[root][0]
         c = hist.commits[cid]
-        names.setdefault(key, Counter())[c.author_name or c.author_email] += 1
+        names[key][c.author_name or c.author_email] += 1
         dev = developers.get(key)
         if dev is None:
             dev = developers[key] = Developer(key=key, name="")
@@ -444,12 +475,11 @@ def _compat_facts(hist: sh.RepoHistory, developers: dict[str, Developer]) -> Rep
     for key, counter in names.items():
         developers[key].name = counter.most_common(1)[0][0]
     changes = [
-        Change(ch.kind, *_as_reference_reads(ch), (key_of[ch.commit_id],))
+        Change(ch.kind, *_as_reference_reads(ch), credit[ch.commit_id])
         for ch in hist.changes
-        if ch.commit_id in key_of
+        if ch.commit_id in credit
     ]
     amap = authorship_map(hist.files, changes)
-    credit: dict[int, tuple[str, ...]] = {cid: (key,) for cid, key in key_of.items()}
     return RepoFacts(
         hist.name, hist.head, amap, sorted(amap.files), Counter(), developers, hist, credit
     )
@@ -493,13 +523,19 @@ def _default_facts(
         return key
 
     credit: dict[int, tuple[str, ...]] = {}
+    credit_alone: dict[int | None, tuple[str, ...]] = {}  # no co-author: one per author, shared
     for c in hist.commits.values():
+        if not c.co_authors and c.person_id in credit_alone:
+            credit[c.id] = credit_alone[c.person_id]
+            continue
         keys: list[str] = []
         for pid in (c.person_id, *(_co_author(identities, co) for co in c.co_authors)):
             key = human(pid)
             if key is not None and key not in keys:
                 keys.append(key)
         credit[c.id] = tuple(keys)
+        if not c.co_authors:
+            credit_alone[c.person_id] = credit[c.id]
     analysed = {p for p, why in hist.files.items() if why is None}
     excluded = Counter(why for why in hist.files.values() if why is not None)
     changes = [
