@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.settings import Settings
-from kb.store import Store
+from kb.store.reader import Reader
 
 # Heavy modules (embeddings, vectors, indexing) load with the service that needs them:
 # `kb bus-factor` or a history-only ingest never pays for them.
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kb.ingest import IngestReport
     from kb.models import Feedback, Severity, WisdomKind
     from kb.retrieval import Retriever
+    from kb.store import Store
     from kb.store.questions import AskedQuestion
     from kb.vectors import VectorStore
 
@@ -46,9 +47,24 @@ class KB:
     @cached_property
     def store(self) -> Store:
         """The SQL store (SQLite under KB_HOME, or KB_DATABASE_URL)."""
+        from kb.store import Store
+
         if not self.settings.database_url:
             self.settings.home.mkdir(parents=True, exist_ok=True)
         return Store.from_url(self.settings.effective_database_url)
+
+    @cached_property
+    def reader(self) -> Reader:
+        """Read-only access for the knowledge-risk analyses, on the driver (no SQLAlchemy)."""
+        return Reader(self.settings.effective_database_url)
+
+    def revision(self) -> str | None:
+        """The schema revision of the knowledge base; None when there is none yet."""
+        reader = self.reader
+        if not reader.exists() or not reader.has_table("alembic_version"):
+            return None
+        row = reader.one("SELECT version_num FROM alembic_version")
+        return row[0] if row else None
 
     @cached_property
     def base_embedder(self) -> Embedder:
@@ -126,7 +142,7 @@ class KB:
         """Truck factors, who alone knows what, leaver simulation (from stored history)."""
         from kb.analysis.busfactor import BusFactorService
 
-        return BusFactorService(self.store, departed_after_days=self.settings.departed_after_days)
+        return BusFactorService(self.reader, departed_after_days=self.settings.departed_after_days)
 
     @cached_property
     def hotspots(self) -> HotspotService:
@@ -140,14 +156,18 @@ class KB:
         """Wisdom entries and which need re-verifying (files changed, teller departed)."""
         from kb.analysis.staleness import StalenessService
 
-        return StalenessService(self.store, departed_after_days=self.settings.departed_after_days)
+        return StalenessService(
+            self.store, self.reader, departed_after_days=self.settings.departed_after_days
+        )
 
     @cached_property
     def experts(self) -> ExpertService:
         """Who knows a path, service or topic now (authorship, recent changes, threads)."""
         from kb.analysis.experts import ExpertService
 
-        return ExpertService(self.store, self.busfactor, lambda q, k: self.retriever.search(q, k=k))
+        return ExpertService(
+            self.reader, self.busfactor, lambda q, k: self.retriever.search(q, k=k)
+        )
 
     def ask(
         self,
@@ -257,3 +277,5 @@ class KB:
         """Release database connections."""
         if "store" in self.__dict__:
             self.store.close()
+        if "reader" in self.__dict__:
+            self.reader.close()

@@ -212,7 +212,7 @@ PARTIAL_FAILURE_EXIT = 3
 
 
 def _require_kb(app: Any) -> None:
-    if app.store.revision() is None:
+    if app.revision() is None:
         raise KBError(
             f"no knowledge base at {app.settings.redacted()['effective_database_url']}: "
             "run `kb init` and `kb ingest ...` first"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from gitrepo import Repo
-from sqlalchemy.engine import make_url
 
 from kb.analysis.authorship import (
     Change,
@@ -29,8 +28,8 @@ from kb.connector import SourceConfig
 from kb.errors import NotFoundError
 from kb.ingest import Ingestor
 from kb.models import ChangeType
-from kb.store import Store
 from kb.store import history as sh
+from kb.store.reader import Reader
 
 A, M, R = ChangeType.ADD, ChangeType.MODIFY, ChangeType.RENAME
 
@@ -177,11 +176,12 @@ def test_stored_history_reads_back_as_written_on_both_backends(
     repo.git("mv", "a.py", "b.py")
     repo.commit("move a to b", author=BO)
     _ingest(history_kb, repo, "h")
-    store = history_kb.store
+    reader = history_kb.reader
     if not db_url.startswith("sqlite"):  # PostgreSQL hands back times in the session's zone
-        url = make_url(db_url).update_query_dict({"options": "-c timezone=Asia/Kolkata"})
-        store = Store.from_url(url.render_as_string(hide_password=False))
-    hist = sh.repo_history(store, "h")
+        sep = "&" if "?" in db_url else "?"
+        reader = Reader(f"{db_url}{sep}options=-c%20timezone%3DAsia%2FKolkata")
+        assert reader.one("SHOW timezone") == ("Asia/Kolkata",)
+    hist = sh.repo_history(reader, "h")
     assert hist is not None
     start, fix, move = hist.commits.values()
     assert start.authored_at.isoformat() == "2024-03-15T04:30:00+00:00"
@@ -203,8 +203,8 @@ def test_stored_history_reads_back_as_written_on_both_backends(
         ("move a to b", ChangeType.RENAME, "b.py", "a.py"),
     ]
     assert all(type(ch.kind) is ChangeType for ch in hist.changes)
-    if store is not history_kb.store:
-        store.close()
+    if reader is not history_kb.reader:
+        reader.close()
 
 
 def _hand_worked_repo(path: Path) -> Repo:

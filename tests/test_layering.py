@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+from gitrepo import Repo
+
+from kb.app import KB
+from kb.connector import SourceConfig
+from kb.ingest import Ingestor
+from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +90,26 @@ def test_the_cli_and_the_connectors_load_without_the_orm() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
+
+
+def test_the_bus_factor_path_loads_no_sqlalchemy(tmp_path: Path) -> None:
+    # `kb bus-factor` reads through kb.store.reader (the DBAPI driver): SQLAlchemy and the
+    # ORM would cost a fresh process more than a large repository's report.
+    repo = Repo(tmp_path / "svc")
+    repo.commit("start", {"a.py": "a\n", "b.py": "b\n"})
+    app = KB(Settings(home=tmp_path / "kb"))
+    app.store.migrate()
+    report = Ingestor(app).run(SourceConfig("git", "svc", str(repo.path), {"history_only": True}))
+    assert report.ok
+    app.close()
+    code = (
+        "import sys; from kb.cli import main; "
+        f"sys.argv = ['kb', '--home', {str(tmp_path / 'kb')!r}, 'bus-factor', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'alembic'} "
+        "or m in {'kb.models', 'kb.store.store'}))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    *report_lines, loaded = res.stdout.strip().splitlines()
+    assert json.loads("\n".join(report_lines))["repos"][0]["truck_factor"] == 1
+    assert loaded == "[]"

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from gitrepo import Repo
 
 from kb.app import KB
 from kb.commit_log import CommitLog, words_of
@@ -14,7 +15,6 @@ from kb.ingest import Ingestor
 from kb.intent import _stem, period_named, read_intent
 from kb.retrieval import _plain_subject
 from kb.store.search import CommitMessage
-from tests.gitrepo import Repo
 
 SERVICES = {
     "user-service": "Customer accounts, authentication and the signing keys.",

@@ -105,7 +105,7 @@ def test_stale_reasons_on_a_crafted_repository(history_kb: KB, tmp_path: Path) -
     assert dee.evidence == {"person": "Dee Park", "role": "teller", "left_at": day}
 
     # A stricter rule by argument: two commits are enough to flag b.py.
-    strict = StalenessService(history_kb.store, min_commits=2).stale()
+    strict = StalenessService(history_kb.store, history_kb.reader, min_commits=2).stale()
     assert "test:b-twice" in {e.entry.external_id for e in strict}
     only_kind = history_kb.staleness.stale(kind=WisdomKind.DANGER_ZONE)
     assert only_kind == []

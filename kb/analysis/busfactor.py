@@ -29,11 +29,10 @@ from typing import Any
 from kb.analysis.authorship import AuthorshipMap, Change, authorship_map, truck_factor
 from kb.analysis.departure import has_departed
 from kb.errors import NotFoundError
-from kb.models import ChangeType
+from kb.kinds import ChangeType
+from kb.names import normalise_email, normalise_name
 from kb.store import history as sh
-from kb.store.search import latest_activity
-from kb.store.store import Store
-from kb.store.writer import normalise_email, normalise_name
+from kb.store.reader import Reader
 
 ALGORITHMS = ("default", "avelino2016")
 _CACHED_REPORTS = 16
@@ -267,8 +266,8 @@ class BusFactorReport:
 class BusFactorService:
     """Computes bus-factor reports from the store (history ingested by the git connector)."""
 
-    def __init__(self, store: Store, departed_after_days: int = 270) -> None:
-        self.store = store
+    def __init__(self, reader: Reader, departed_after_days: int = 270) -> None:
+        self.reader = reader
         self.departed_after_days = departed_after_days
         self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], BusFactorReport]] = {}
         self._lock = threading.Lock()
@@ -276,7 +275,7 @@ class BusFactorService:
     def is_departed(self, person: sh.PersonRow, as_of: datetime | None = None) -> bool:
         """Left (`left_at`), or no activity for `departed_after_days` before kb's "now"."""
         if person.left_at is None and as_of is None:
-            as_of = latest_activity(self.store)
+            as_of = sh.latest_activity(self.reader)
         return has_departed(
             person.left_at, person.last_activity_at, as_of, self.departed_after_days
         )
@@ -299,7 +298,7 @@ class BusFactorService:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}: use {' or '.join(ALGORITHMS)}")
         key = (algorithm, repo, service, tuple(repos) if repos is not None else None, depth)
-        version = sh.facts_version(self.store)
+        version = sh.facts_version(self.reader)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
@@ -322,7 +321,7 @@ class BusFactorService:
         repos: Sequence[str] | None,
     ) -> BusFactorReport:
         compat = algorithm == "avelino2016"
-        all_services = sh.services(self.store)
+        all_services = sh.services(self.reader)
         if service is not None:
             picked = [s for s in all_services if s.name == service]
             if not picked:
@@ -331,20 +330,20 @@ class BusFactorService:
             if picked[0].repo is None:
                 raise NotFoundError(f"service {service!r} has no repository in kb")
             repo = picked[0].repo
-        names = sh.repo_names(self.store)
+        names = sh.repo_names(self.reader)
         if repo is not None:
             if repo not in names:
                 raise NotFoundError(f"no repository {repo!r} (known: {', '.join(names) or 'none'})")
             names = [repo]
         elif repos is not None:
             names = [n for n in names if n in set(repos)]
-        as_of = None if compat else latest_activity(self.store)
-        people = {} if compat else sh.people(self.store)
-        identities = {} if compat else sh.person_by_identity(self.store)
+        as_of = None if compat else sh.latest_activity(self.reader)
+        people = {} if compat else sh.people(self.reader)
+        identities = {} if compat else sh.person_by_identity(self.reader)
         developers: dict[str, Developer] = {}
         facts: dict[str, RepoFacts] = {}
         for name in names:
-            hist = sh.repo_history(self.store, name)
+            hist = sh.repo_history(self.reader, name)
             if hist is None:
                 continue
             if compat:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from kb.analysis.busfactor import BusFactorReport, BusFactorService
 from kb.errors import NotFoundError
+from kb.names import normalise_name
 from kb.store import history as sh
-from kb.store.writer import normalise_name
+from kb.store.reader import Reader
 
 if TYPE_CHECKING:
     from kb.answers import Hit
@@ -118,11 +119,11 @@ class ExpertService:
 
     def __init__(
         self,
-        store: Any,
+        reader: Reader,
         busfactor: BusFactorService,
         search: Callable[[str, int], Sequence[Hit]] | None = None,
     ) -> None:
-        self.store = store
+        self.reader = reader
         self.busfactor = busfactor
         self.search = search
 
@@ -160,10 +161,10 @@ class ExpertService:
 
     def _areas(self, query: str) -> tuple[str, list[Area], list[Hit]]:
         folded = query.casefold()
-        for svc in sh.services(self.store):
+        for svc in sh.services(self.reader):
             if svc.name.casefold() == folded and svc.repo:
                 return "service", [Area(svc.repo, svc.path_prefix.strip("/"))], []
-        repos = sh.repo_names(self.store)
+        repos = sh.repo_names(self.reader)
         for name in repos:
             if name.casefold() == folded:
                 return "repo", [Area(name, "")], []
@@ -171,7 +172,7 @@ class ExpertService:
         if sep and repo_part in repos:
             return "path", [Area(repo_part, path_part.strip("/"))], []
         if not any(c.isspace() for c in query):  # a file or directory of some repo?
-            matches = sh.repos_with_path(self.store, query.strip("/"))
+            matches = sh.repos_with_path(self.reader, query.strip("/"))
             if matches:
                 return "path", [Area(r, p) for r, p in matches], []
         if self.search is None:
@@ -184,7 +185,7 @@ class ExpertService:
             if hit.kind == "slack":
                 threads.append(hit)
             elif hit.kind == "commit" and hit.repo and hit.commit:
-                for path in sh.commit_paths(self.store, hit.repo, hit.commit):
+                for path in sh.commit_paths(self.reader, hit.repo, hit.commit):
                     areas.append(Area(hit.repo, path, weight))
             elif hit.repo and hit.path:
                 areas.append(Area(hit.repo, hit.path, weight))
@@ -234,7 +235,7 @@ class ExpertService:
     def _from_threads(
         self, threads: Iterable[Hit], report: BusFactorReport | None, experts: dict[str, Expert]
     ) -> None:
-        people = sh.people(self.store)
+        people = sh.people(self.reader)
         by_name = {normalise_name(p.name): p for p in people.values() if not p.is_bot}
         keys = {d.person_id: k for k, d in report.developers.items()} if report else {}
         for rank, hit in enumerate(threads):

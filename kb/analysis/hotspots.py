@@ -33,7 +33,7 @@ from typing import Any
 from kb.analysis.authorship import Change, file_histories
 from kb.analysis.busfactor import BusFactorReport, BusFactorService
 from kb.errors import NotFoundError
-from kb.models import Severity, WisdomKind, WisdomOrigin
+from kb.kinds import Severity, WisdomKind, WisdomOrigin
 from kb.records import WisdomRecord
 from kb.store import history as sh
 from kb.store import risk as sr
@@ -260,7 +260,7 @@ class HotspotService:
 
     def hotspots(self, repo: str | None = None, limit: int | None = 20) -> list[Hotspot]:
         """Files ranked by hotspot score, best first (all repos, or one)."""
-        names = sh.repo_names(self.store)
+        names = sh.repo_names(self.busfactor.reader)
         if repo is not None and repo not in names:
             raise NotFoundError(f"no repository {repo!r} (known: {', '.join(names) or 'none'})")
         wanted = [repo] if repo is not None else names
@@ -268,7 +268,7 @@ class HotspotService:
             return []
         report = self.busfactor.report(repo=repo, depth=0)
         incidents = sr.incident_texts(self.store)
-        services = sh.services(self.store)
+        services = sh.services(self.busfactor.reader)
         out: list[Hotspot] = []
         for name in wanted:
             out.extend(self._repo_hotspots(name, report, incidents, services))
@@ -282,7 +282,7 @@ class HotspotService:
         is no longer a hotspot loses its entry. Other danger zones are left alone.
         """
         spots = self.hotspots(repo=repo, limit=None)
-        names = [repo] if repo is not None else sh.repo_names(self.store)
+        names = [repo] if repo is not None else sh.repo_names(self.busfactor.reader)
         written: dict[str, int] = {}
         for name in names:
             top = [

@@ -24,10 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from kb.analysis.departure import has_departed
-from kb.models import ChangeType, WisdomKind
+from kb.kinds import ChangeType, WisdomKind
 from kb.store import history as sh
 from kb.store import risk as sr
-from kb.store.search import latest_activity
+from kb.store.reader import Reader
 from kb.store.store import Store
 
 STALE_AFTER_COMMITS = 3
@@ -100,10 +100,12 @@ class StalenessService:
     def __init__(
         self,
         store: Store,
+        reader: Reader,
         departed_after_days: int = 270,
         min_commits: int = STALE_AFTER_COMMITS,
     ) -> None:
         self.store = store
+        self.reader = reader
         self.departed_after_days = departed_after_days
         self.min_commits = min_commits
 
@@ -116,8 +118,8 @@ class StalenessService:
     def stale(self, service: str | None = None, kind: WisdomKind | None = None) -> list[StaleEntry]:
         """The entries flagged for re-verification, with their reasons, oldest first."""
         rows = self.entries(service, kind)
-        people = sh.people(self.store)
-        as_of = latest_activity(self.store)
+        people = sh.people(self.reader)
+        as_of = sh.latest_activity(self.reader)
         histories: dict[str, sh.RepoHistory | None] = {}
         out = []
         for row in rows:
@@ -126,7 +128,7 @@ class StalenessService:
             hist = None
             if row.repo and row.path_glob and since is not None:
                 if row.repo not in histories:
-                    histories[row.repo] = sh.repo_history(self.store, row.repo)
+                    histories[row.repo] = sh.repo_history(self.reader, row.repo)
                 hist = histories[row.repo]
             # Hotspot danger zones are recomputed from history at every ingest.
             recomputed = row.external_id.startswith(sr.HOTSPOT_PREFIX)

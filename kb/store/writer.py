@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from kb.models import (
     WisdomOrigin,
     utcnow,
 )
+from kb.names import normalise_email, normalise_name
 from kb.records import (
     CodeOwnerRecord,
     CommitRecord,
@@ -51,20 +51,6 @@ from kb.store import db
 
 # Ids of records derived from one file of a repo: git:{repo}:file:{path}#{part}
 _FILE_PREFIX = re.compile(r"^git:(?P<repo>[^:]+):file:(?P<path>.+)#$")
-
-
-def normalise_email(email: str) -> str:
-    """Emails match case-insensitively."""
-    return email.strip().lower()
-
-
-def normalise_name(name: str) -> str:
-    """Names match ignoring case, accents, spacing and ./_/- ("José_Ruiz" == "jose ruiz")."""
-    folded = unicodedata.normalize("NFKD", name)
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    for sep in "._-":
-        folded = folded.replace(sep, " ")
-    return " ".join(folded.casefold().split())
 
 
 def _better_name(current: str, candidate: str) -> str:

@@ -1,0 +1,77 @@
+"""The analyses' read-only driver access (kb.store.reader): URLs, threads, missing databases."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from kb.app import KB
+from kb.errors import ConfigError
+from kb.models import Repo
+from kb.settings import Settings
+from kb.store.reader import Reader, _sqlite_path
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:////srv/kb/kb.sqlite3", "/srv/kb/kb.sqlite3"),
+        ("sqlite:///relative/kb.sqlite3", "relative/kb.sqlite3"),
+        ("sqlite:////tmp/with%20space/kb.sqlite3", "/tmp/with space/kb.sqlite3"),
+        ("sqlite:///:memory:", ":memory:"),
+        ("sqlite://", ":memory:"),
+    ],
+)
+def test_sqlite_urls_name_the_file_sqlalchemy_would_open(url: str, path: str) -> None:
+    assert _sqlite_path(url) == path
+
+
+def test_postgres_urls_lose_the_sqlalchemy_driver_name() -> None:
+    reader = Reader("postgresql+psycopg://kb:secret@db.example:5432/kb?sslmode=require")
+    assert (reader.dialect, reader.mark) == ("postgresql", "%s")
+    assert reader._conninfo == "postgresql://kb:secret@db.example:5432/kb?sslmode=require"
+    with pytest.raises(ConfigError, match="mysql"):
+        Reader("mysql://kb@db/kb")
+
+
+def test_reads_what_the_store_wrote_on_both_backends(history_kb: KB) -> None:
+    reader = history_kb.reader
+    assert history_kb.revision() is not None
+    assert reader.has_table("commits") and not reader.has_table("no_such_table")
+    with history_kb.store.transaction(write=True) as s:
+        s.add(Repo(name="r1", location="/r1"))
+    # The reader's connection is kept: a later write is seen (autocommit, no old snapshot).
+    assert reader.rows("SELECT name FROM repos") == [("r1",)]
+    with history_kb.store.transaction(write=True) as s:
+        s.add(Repo(name="r2", location="/r2"))
+    mark = reader.mark
+    assert reader.one(f"SELECT count(*) FROM repos WHERE name <> {mark}", ("x",)) == (2,)
+
+
+def test_each_thread_reads_on_its_own_connection(history_kb: KB) -> None:
+    reader = history_kb.reader
+    seen: list[object] = []
+
+    def read() -> None:
+        assert reader.one("SELECT 1") == (1,)
+        seen.append(reader._local.conn)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    read()
+    assert len({id(c) for c in seen}) == 4
+    reader.close()
+    assert reader.one("SELECT 1") == (1,)  # reopens after close
+
+
+def test_no_database_yet_means_no_revision_and_no_file_created(tmp_path: Path) -> None:
+    app = KB(Settings(home=tmp_path / "kb"))
+    assert not app.reader.exists()
+    assert app.revision() is None
+    assert not (tmp_path / "kb" / "kb.sqlite3").exists()
+    app.close()
