@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kb.errors import KBError
@@ -57,7 +58,8 @@ class KBGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KBError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            # One line whatever the width, and the message's own brackets are not markup.
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
 
 
@@ -77,10 +79,8 @@ def _kb(ctx: click.Context) -> Any:
         overrides: dict[str, Any] = {}
         if obj.get("home"):
             overrides["home"] = Path(obj["home"])
-        try:
-            settings = Settings(**overrides)
-        except Exception as exc:  # pydantic ValidationError: name the bad variable
-            raise KBError(f"invalid settings: {exc}") from exc
+        # A bad KB_* value raises SettingsError, a KBError naming the variable: one line.
+        settings = Settings(**overrides)
         obj["kb"] = KB(settings)
         ctx.call_on_close(obj["kb"].close)
     return obj["kb"]
@@ -137,6 +137,8 @@ def init(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def config(ctx: click.Context, as_json: bool) -> None:
     """Print the effective settings (secrets redacted) and where each is set."""
+    from dataclasses import fields as dataclass_fields
+
     from kb.settings import Settings
 
     app = _kb(ctx)
@@ -145,11 +147,11 @@ def config(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(values, indent=2, default=str))
         return
     table = Table("setting", "value", "environment variable", "description")
-    fields = Settings.model_fields
+    descriptions = {f.name: f.metadata["description"] for f in dataclass_fields(Settings)}
     for name, value in values.items():
-        env = f"KB_{name.upper()}" if name in fields else "(derived)"
-        desc = fields[name].description if name in fields else ""
-        table.add_row(name, "" if value is None else str(value), env, desc or "")
+        env = f"KB_{name.upper()}" if name in descriptions else "(derived)"
+        desc = descriptions.get(name, "")
+        table.add_row(name, "" if value is None else str(value), env, desc)
     out.print(table)
 
 

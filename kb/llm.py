@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from kb.answers import Hit
 from kb.errors import ConfigError, MissingExtraError
 from kb.settings import Settings
@@ -99,11 +97,13 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
             from langchain_openai import ChatOpenAI
         except ImportError as exc:
             raise MissingExtraError("langchain-openai", "openai", "KB_LLM_PROVIDER=openai") from exc
-        key = settings.llm_api_key
+        from pydantic import SecretStr  # the client's own secret type (it needs pydantic anyway)
+
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         return ChatOpenAI(
             model=settings.llm_model,
             base_url=base_url or OPENAI_DEFAULT_BASE_URL,
-            api_key=key if key and key.get_secret_value() else SecretStr(NO_API_KEY),
+            api_key=SecretStr(key or NO_API_KEY),
             timeout=settings.llm_timeout_s,
             max_retries=0,  # one attempt: the 3 AM user waits at most llm_timeout_s
             temperature=0,

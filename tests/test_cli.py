@@ -86,10 +86,27 @@ def test_config_redacts_secrets() -> None:
     assert values["database_url"] == "postgresql://kb:**********@db.internal:5432/kb"
 
 
+def test_config_lists_each_setting_with_its_variable_and_description(tmp_path: Path) -> None:
+    from dataclasses import fields
+
+    from kb.settings import Settings
+
+    env = {"KB_HOME": str(tmp_path), "KB_EMBEDDING_BATCH_SIZE": "32", "COLUMNS": "400"}
+    res = _run("config", env=env)
+    assert res.returncode == 0, res.stderr
+    rows = {line.split()[1]: line for line in res.stdout.splitlines() if line.startswith("│")}
+    for spec in fields(Settings):
+        row = rows[spec.name]
+        assert f"KB_{spec.name.upper()}" in row and spec.metadata["description"] in row
+    assert "│ 32 " in rows["embedding_batch_size"]
+    assert "(derived)" in rows["effective_database_url"]
+
+
 def test_bad_settings_and_unreachable_database_give_one_line_errors(tmp_path: Path) -> None:
     bad = _run("config", env={"KB_LLM_PROVIDER": "gpt-everything"})
     assert bad.returncode == 1
-    assert "llm_provider" in bad.stderr and "Traceback" not in bad.stderr
+    assert "invalid settings: KB_LLM_PROVIDER='gpt-everything'" in bad.stderr
+    assert "'ollama'" in bad.stderr and "Traceback" not in bad.stderr
     down = _run(
         "--home", str(tmp_path), "init",
         env={"KB_DATABASE_URL": "postgresql://kb@127.0.0.1:1/kb"},

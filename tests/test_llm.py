@@ -24,7 +24,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatResult
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from kb.answers import Hit
 from kb.errors import ConfigError, MissingExtraError
@@ -37,7 +37,7 @@ from kb.llm import (
     build_llm_answerer,
     clean_citations,
 )
-from kb.settings import Settings
+from kb.settings import Secret, Settings
 
 QUESTION = "Why is order to payment asynchronous?"
 SECRET = "sk-very-secret-key-0000"
@@ -364,9 +364,9 @@ def _openai_settings(tmp_path: Path, url: str, **fields: Any) -> Settings:
         "llm_provider": "openai",
         "llm_base_url": url + "/v1",
         "llm_model": "test",
-        "llm_api_key": SecretStr("sk-test"),
+        "llm_api_key": Secret("sk-test"),
         "llm_timeout_s": 5.0,
-        "slack_bot_token": SecretStr(SECRET),
+        "slack_bot_token": SECRET,
         **fields,
     }
     return _settings(tmp_path, **values)
@@ -486,7 +486,7 @@ def test_ollama_round_trip(tmp_path: Path, hits: list[Hit]) -> None:
             llm_provider="ollama",
             llm_model="test",
             llm_base_url=server.url,
-            slack_bot_token=SecretStr(SECRET),
+            slack_bot_token=SECRET,
         )
         answerer = build_llm_answerer(settings)
         assert answerer is not None and answerer.name == "ollama:test"

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import pytest
 from fakes.slack_api import TOKEN, FakeSlackAPI, FakeWorkspace, sample_workspace, ts, write_export
-from pydantic import SecretStr
 
 from connectors.slack_export import SlackExportConnector
 from connectors.slack_live import SlackConnector
@@ -52,8 +51,9 @@ def api(workspace: FakeWorkspace) -> Iterator[FakeSlackAPI]:
 def connector(
     api: FakeSlackAPI, tmp_path: Path, token: str | None = TOKEN, **options: Any
 ) -> SlackConnector:
-    secret = SecretStr(token) if token else None
-    settings = Settings(home=tmp_path / "kb", slack_bot_token=secret, slack_api_url=api.base_url)
+    settings = Settings(
+        home=tmp_path / "kb", slack_bot_token=token or None, slack_api_url=api.base_url
+    )
     options.setdefault("channels", CHANNELS)
     return SlackConnector(SourceConfig("slack", "acme", "", options), settings)
 
