@@ -6,9 +6,9 @@ For each repository (brought in from outside; it stays where it is, nothing of i
 into this project):
 
 1. the baseline: a raw `git log --name-status --find-renames` of the repo (what the
-   reference tool, aserg-ufmg/Truck-Factor, reads), best of three;
+   reference tool, aserg-ufmg/Truck-Factor, reads), best of `--runs` (3);
 2. kb from an empty home, as a user runs it: `kb ingest git PATH --history-only`, then
-   `kb bus-factor --json` (default mode) — the timed pipeline;
+   `kb bus-factor --json` (default mode) — the timed pipeline, best of `--runs` too;
 3. `kb bus-factor --algorithm avelino2016 --json` on the same home (compatibility mode);
 4. with `--reference DIR`, the reference tool itself (`DIR/run_reference.sh REPO NAME`,
    which prints `TF = n` and the TF authors), so both modes can be compared with the
@@ -93,7 +93,7 @@ def reference(ref_dir: Path, repo: Path, name: str) -> tuple[float, int | None, 
     return secs, (int(m.group(1)) if m else None), authors
 
 
-def measure(repo: Path, ref_dir: Path | None) -> Row:
+def measure(repo: Path, ref_dir: Path | None, runs: int = 3) -> Row:
     row = Row(repo.name)
     row.commits = int(
         subprocess.run(
@@ -103,11 +103,19 @@ def measure(repo: Path, ref_dir: Path | None) -> Row:
             check=True,
         ).stdout
     )
-    row.git_log_s = git_log_seconds(repo)
-    with tempfile.TemporaryDirectory(prefix="kb-bf-") as home:
-        base = [*KB, "--home", home]
-        row.ingest_s, _ = _timed([*base, "ingest", "git", str(repo), "--history-only", "--json"])
-        row.busfactor_s, res = _timed([*base, "bus-factor", "--json"])
+    row.git_log_s = git_log_seconds(repo, runs)
+    # Best of `runs`, from an empty home each time (the baseline is its best of `runs`);
+    # compatibility mode then runs on the last run's home.
+    best: tuple[float, float] | None = None
+    with tempfile.TemporaryDirectory(prefix="kb-bf-") as root:
+        for i in range(runs):
+            base = [*KB, "--home", str(Path(root) / f"run{i}")]
+            ingest_s, _ = _timed([*base, "ingest", "git", str(repo), "--history-only", "--json"])
+            busfactor_s, res = _timed([*base, "bus-factor", "--json"])
+            if best is None or ingest_s + busfactor_s < sum(best):
+                best = (ingest_s, busfactor_s)
+        assert best is not None
+        row.ingest_s, row.busfactor_s = best
         data = json.loads(res.stdout)["repos"][0]
         row.default_tf, row.default_authors = data["truck_factor"], data["truck_factor_authors"]
         row.files = data["files_analyzed"]
@@ -126,15 +134,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repos", nargs="+", type=Path, help="local clones with full history")
     parser.add_argument("--reference", type=Path, help="dir holding run_reference.sh")
+    parser.add_argument("--runs", type=int, default=3, help="best of N for both sides")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     rows = []
     for repo in args.repos:
         print(f"measuring {repo} ...", file=sys.stderr)
-        rows.append(measure(repo.resolve(), args.reference))
+        rows.append(measure(repo.resolve(), args.reference, args.runs))
     if args.json:
         print(json.dumps([{**r.__dict__, "kb_s": r.kb_s, "target_s": r.target_s} for r in rows]))
         return 0
+    # The "+ 1 s" of the target is absolute: say how fast this machine starts Python.
+    startup = min(_timed([sys.executable, "-c", "pass"])[0] for _ in range(5))
+    sqla = min(_timed([sys.executable, "-c", "import sqlalchemy"])[0] for _ in range(5))
+    print(
+        f"this machine: python starts in {startup * 1000:.0f} ms, "
+        f"`import sqlalchemy` takes {sqla * 1000:.0f} ms (best of 5)\n"
+    )
     print(
         "| repo | commits | files (default / compat) | git log s | kb s (ingest + bus-factor) "
         "| kb / git log | target s | met | TF default | TF avelino2016 | TF reference |"
