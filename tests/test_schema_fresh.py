@@ -6,7 +6,6 @@ import importlib
 import re
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,8 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from pgdb import fresh_database
+from sqlalchemy import Connection, Engine, text
 
 from kb.errors import ConfigError
 from kb.models import Base, DocumentKind
@@ -32,23 +31,8 @@ def other_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         yield f"sqlite:///{tmp_path / 'other.sqlite3'}"
         return
     server: str = request.getfixturevalue("pg_server")
-    name = f"kb_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with fresh_database(server) as url:
+        yield url
 
 
 # -- schema snapshots ------------------------------------------------------------------------
