@@ -428,7 +428,7 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
     "--batch-size",
     type=click.IntRange(1),
     help="Commits per checkpoint: a crash loses at most one batch of work "
-    "[default: 500, 2000 with --history-only].",
+    "[default: 500, 5000 with --history-only].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context

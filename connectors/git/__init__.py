@@ -45,7 +45,7 @@ class GitConnector:
         self.path = Path(source.location).expanduser()
         self.history_only = bool(source.options.get("history_only", False))
         # History alone is cheap to redo: bigger batches, fewer commits of the transaction.
-        self.default_batch = 2000 if self.history_only else 500
+        self.default_batch = 5000 if self.history_only else 500
 
     def _check_repo(self) -> tuple[str | None, str | None]:
         if not self.path.exists():
