@@ -360,12 +360,19 @@ def ingest() -> None:
 
 def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: dict[str, Any],
             as_json: bool) -> None:  # fmt: skip
-    from kb.connector import SourceConfig
-    from kb.ingest import Ingestor, IngestReport
+    from kb.connector import SourceConfig, load_connector
+    from kb.store.history import source_cursor
 
     app = _kb(ctx)
-    app.store.migrate()
     config = SourceConfig(kind=kind, name=name, location=location, options=options)
+    connector = load_connector(kind)(config, app.settings)
+    prefetch = getattr(connector, "prefetch", None)
+    if prefetch is not None:
+        # The source starts reading (git log on another core) while the store loads.
+        prefetch(source_cursor(app.reader, kind, name))
+    from kb.ingest import Ingestor, IngestReport
+
+    app.store.migrate()
     status = err.status(f"ingesting {kind} {name}") if err.is_terminal and not as_json else None
 
     def on_batch(report: IngestReport) -> None:
@@ -379,7 +386,7 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
     if status is not None:
         status.start()
     try:
-        report = Ingestor(app, on_batch=on_batch).run(config)
+        report = Ingestor(app, on_batch=on_batch).run(config, connector)
         if report.index.texts_embedded:
             app.ensure_query_encoder()  # torch is loaded already: make later asks fast
     finally:

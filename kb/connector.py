@@ -39,7 +39,10 @@ class Connector(Protocol):
     - a `Checkpoint(cursor)` closes a batch; the pipeline commits the batch and the cursor
       in one transaction, so a crash resumes from the last checkpoint;
     - unreadable items are yielded as `Failure(where, message)` and skipped;
-    - options["history_only"] (git): commits, changes and people only.
+    - options["history_only"] (git): commits, changes and people only;
+    - optionally `prefetch(cursor)`: start reading (a subprocess, a download) before the
+      pipeline has loaded its store; `load` then uses what was started for the same cursor
+      (the git connector starts `git log`, which runs on another core meanwhile).
     """
 
     kind: ClassVar[str]

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from gitrepo import ALICE, GIT_ENV, T0, Repo
+from gitrepo import ALICE, GIT_ENV, T0, Repo, build_history_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.git.history import (
+    LogStream,
     commit_document,
     explains_something,
     find_tickets,
@@ -21,6 +22,7 @@ from connectors.git.history import (
     is_fix,
     load_history,
     parse_log,
+    start_log,
 )
 from connectors.git.people import is_bot_identity
 from kb.models import ChangeType, DocumentKind
@@ -565,3 +567,57 @@ def test_find_tickets_skips_standards() -> None:
         "SHOP-412",
         "INC-2024-03",
     )
+
+
+# -- reading ahead ---------------------------------------------------------------------------
+
+
+def _linear_repo(path: Path, commits: int) -> Repo:
+    repo = Repo(path)
+    for i in range(commits):
+        repo.commit(f"change {i}", {f"f{i % 7}.py": f"{i}\n"}, ALICE if i % 2 else BOB)
+    return repo
+
+
+def _commits(records: Sequence[Record]) -> list[str]:
+    return [r.sha for r in records if isinstance(r, CommitRecord)]
+
+
+def test_a_prefetched_log_is_read_when_it_covers_the_run(tmp_path: Path) -> None:
+    repo = _linear_repo(tmp_path / "r", 12)
+    expected = history(repo, batch_size=5)
+    stream = start_log(repo.path, None)
+    assert stream is not None
+    records = list(load_history(repo.path, "shop", None, True, batch_size=5, prefetched=stream))
+    assert records == expected
+    assert stream._proc.returncode == 0  # git ran to its end and was waited for
+
+
+def test_a_prefetched_log_for_another_cursor_is_stopped_not_read(tmp_path: Path) -> None:
+    repo = _linear_repo(tmp_path / "r", 12)
+    shas = _commits(history(repo))
+    stream = start_log(repo.path, None)  # the whole history, but the run resumes at #5
+    assert stream is not None
+    records = list(load_history(repo.path, "shop", shas[4], False, prefetched=stream))
+    assert _commits(records) == shas[5:]
+    assert stream._proc.returncode is not None  # not left running
+
+
+def test_git_is_stopped_when_the_reader_gives_up_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ~1 MB of log against one block of read-ahead: git is still writing when we stop.
+    path = build_history_repo(tmp_path / "big", 3000)
+    monkeypatch.setattr(LogStream, "READ_AHEAD_CHUNKS", 1)
+    stream = LogStream(path, "HEAD")
+    records = load_history(path, "shop", None, False, prefetched=stream)
+    first = next(r for r in records if isinstance(r, CommitRecord))
+    assert first.message.startswith("SHOP-100: rework module 0")
+    records.close()  # the consumer stops: the generator's finally stops git
+    assert stream._proc.returncode is not None and stream._proc.returncode < 0  # killed
+    assert not stream._pump.is_alive()
+
+
+def test_nothing_to_prefetch_in_an_empty_repository(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "empty")
+    assert start_log(repo.path, None) is None

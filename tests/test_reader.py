@@ -6,11 +6,17 @@ import threading
 from pathlib import Path
 
 import pytest
+from gitrepo import Repo
+from sqlalchemy import select
 
 from kb.app import KB
+from kb.connector import SourceConfig
 from kb.errors import ConfigError
-from kb.models import Repo
+from kb.ingest import Ingestor
+from kb.models import Repo as RepoRow
+from kb.models import Source
 from kb.settings import Settings
+from kb.store.history import source_cursor
 from kb.store.reader import Reader, _sqlite_path
 
 
@@ -41,11 +47,11 @@ def test_reads_what_the_store_wrote_on_both_backends(history_kb: KB) -> None:
     assert history_kb.revision() is not None
     assert reader.has_table("commits") and not reader.has_table("no_such_table")
     with history_kb.store.transaction(write=True) as s:
-        s.add(Repo(name="r1", location="/r1"))
+        s.add(RepoRow(name="r1", location="/r1"))
     # The reader's connection is kept: a later write is seen (autocommit, no old snapshot).
     assert reader.rows("SELECT name FROM repos") == [("r1",)]
     with history_kb.store.transaction(write=True) as s:
-        s.add(Repo(name="r2", location="/r2"))
+        s.add(RepoRow(name="r2", location="/r2"))
     mark = reader.mark
     assert reader.one(f"SELECT count(*) FROM repos WHERE name <> {mark}", ("x",)) == (2,)
 
@@ -75,3 +81,18 @@ def test_no_database_yet_means_no_revision_and_no_file_created(tmp_path: Path) -
     assert app.revision() is None
     assert not (tmp_path / "kb" / "kb.sqlite3").exists()
     app.close()
+
+
+def test_a_source_cursor_reads_as_the_store_saved_it(history_kb: KB, tmp_path: Path) -> None:
+    # `kb ingest` starts git from this cursor before the store is loaded (prefetch).
+    assert source_cursor(history_kb.reader, "git", "svc") == {}
+    repo = Repo(tmp_path / "svc")
+    repo.commit("start", {"a.py": "a\n"})
+    config = SourceConfig("git", "svc", str(repo.path), {"history_only": True})
+    assert Ingestor(history_kb).run(config).ok
+    with history_kb.store.transaction() as s:
+        source_id = s.scalars(select(Source.id).where(Source.name == "svc")).one()
+    saved = history_kb.store.cursor(source_id)
+    assert saved["last_commit"] == repo.head()
+    assert source_cursor(history_kb.reader, "git", "svc") == saved
+    assert source_cursor(history_kb.reader, "slack", "svc") == {}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.git.files import head_tree
-from connectors.git.history import load_history
+from connectors.git.history import LogStream, load_history, start_log
 from kb.connector import SourceConfig
 from kb.errors import SourceError
 from kb.records import Checkpoint, Record, RepoRecord, RepoTreeRecord
@@ -46,6 +46,16 @@ class GitConnector:
         self.history_only = bool(source.options.get("history_only", False))
         # History alone is cheap to redo: bigger batches, fewer commits of the transaction.
         self.default_batch = 5000 if self.history_only else 500
+        self._prefetched: LogStream | None = None
+
+    def prefetch(self, cursor: dict[str, Any]) -> None:
+        """Start `git log` from `cursor` now, so git reads history while kb loads its store.
+
+        `load` uses it when handed the same cursor. Errors are left for `load` to report.
+        """
+        if self._prefetched is None and self.path.is_dir():
+            with contextlib.suppress(OSError):
+                self._prefetched = start_log(self.path, cursor.get("last_commit"))
 
     def _check_repo(self) -> tuple[str | None, str | None]:
         if not self.path.exists():
@@ -64,6 +74,10 @@ class GitConnector:
         if head:
             branch = git(self.path, "rev-parse", "--abbrev-ref", "HEAD").strip() or None
         return head, branch
+
+    def _take_prefetched(self) -> LogStream | None:
+        stream, self._prefetched = self._prefetched, None
+        return stream
 
     def load(self, cursor: dict[str, Any]) -> Iterator[Record]:
         """Yield the repo, its new commits, then its changed content at HEAD."""
@@ -89,6 +103,7 @@ class GitConnector:
             since=state.get("last_commit"),
             with_text=not self.history_only,
             batch_size=int(self.source.options.get("batch_size") or self.default_batch),
+            prefetched=self._take_prefetched(),
         ):
             if isinstance(record, Checkpoint):
                 state.update(record.cursor)

@@ -6,9 +6,13 @@ by `parse_log`, a pure function over the raw bytes (so it can be fed anything in
 
 from __future__ import annotations
 
+import contextlib
+import io
+import queue
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -419,14 +423,85 @@ class _Sightings:
         )
 
 
+class LogStream:
+    """A running `git log` (LOG_FORMAT) whose output a thread reads ahead into memory.
+
+    Started early (see GitConnector.prefetch), git works on another core while the
+    pipeline is still loading its database layer; the parser then finds the output waiting.
+    At most READ_AHEAD_CHUNKS blocks are held: beyond that git waits, as on a pipe.
+    """
+
+    READ_AHEAD_CHUNKS = 256  # x 64 KiB
+
+    def __init__(self, repo_path: Path, rev_range: str) -> None:
+        self.rev_range = rev_range
+        # stderr goes to a file: a pipe nobody drains could fill and stall git.
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._proc = subprocess.Popen(
+            git_log_command(repo_path, rev_range), stdout=subprocess.PIPE, stderr=self._errors
+        )
+        self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=self.READ_AHEAD_CHUNKS)
+        self._stop = threading.Event()
+        self._pump = threading.Thread(target=self._read, name="kb-git-log", daemon=True)
+        self._pump.start()
+
+    def _read(self) -> None:
+        stdout = self._proc.stdout
+        assert isinstance(stdout, io.BufferedReader)
+        read = stdout.read1  # what is there, without waiting for a full block
+        try:
+            while not self._stop.is_set() and (chunk := read(_READ_SIZE)):
+                self._chunks.put(chunk)
+        finally:
+            if not self._stop.is_set():  # after a stop nobody reads on, and it could block
+                self._chunks.put(b"")  # the end
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self._chunks.get():
+            yield chunk
+
+    def close(self, stop: bool = True) -> tuple[int, str]:
+        """Git's exit code and stderr; `stop` kills it first if it still runs (the reader
+        gave up early), else it is waited for (all its output was read)."""
+        if stop:
+            self._stop.set()
+            if self._proc.poll() is None:
+                self._proc.kill()
+            with contextlib.suppress(queue.Empty):  # unblock a pump waiting on a full queue
+                while True:
+                    self._chunks.get_nowait()
+        self._pump.join()
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()
+        code = self._proc.wait()
+        self._errors.seek(0)
+        detail = self._errors.read().decode("utf-8", "replace").strip()
+        self._errors.close()
+        return code, detail
+
+
+def start_log(repo_path: Path, since: str | None) -> LogStream | None:
+    """Start reading the history after `since` (None: all of it); None if there is none."""
+    code, head = _git_out(repo_path, "rev-parse", "--verify", "-q", "HEAD")
+    if code != 0 or not head:
+        return None
+    rev_range, _ = _rev_range(repo_path, "", since)
+    return LogStream(repo_path, rev_range)
+
+
 def load_history(
     repo_path: Path,
     repo: str,
     since: str | None,
     with_text: bool,
     batch_size: int = BATCH_SIZE,
+    prefetched: LogStream | None = None,
 ) -> Iterator[Record]:
-    """Commits (with changes), their people and, if with_text, explanatory messages."""
+    """Commits (with changes), their people and, if with_text, explanatory messages.
+
+    `prefetched`: a LogStream started earlier (start_log); used if it reads the range this
+    run needs, else stopped.
+    """
     code, head = _git_out(repo_path, "rev-parse", "--verify", "-q", "HEAD")
     if code != 0 or not head:
         return  # no commit yet: nothing to read
@@ -444,54 +519,48 @@ def load_history(
     last = since
     in_batch = 0
     people = _Sightings()
-    with tempfile.TemporaryFile() as errors:
-        # stderr goes to a file: a pipe we do not drain could fill and stall git.
-        proc = subprocess.Popen(
-            git_log_command(repo_path, rev_range), stdout=subprocess.PIPE, stderr=errors
-        )
-        assert proc.stdout is not None
-        finished = False
-        try:
-            for item in parse_log(proc.stdout, repo):
-                if isinstance(item, Failure):
-                    yield item
-                    continue
-                when = item.authored_at
-                person = people.see(item.author_name, item.author_email, when)
+    stream = prefetched if prefetched and prefetched.rev_range == rev_range else None
+    if prefetched is not None and stream is None:
+        prefetched.close()  # started for another cursor: not this run's history
+    if stream is None:
+        stream = LogStream(repo_path, rev_range)
+    finished = False
+    try:
+        for item in parse_log(stream, repo):
+            if isinstance(item, Failure):
+                yield item
+                continue
+            when = item.authored_at
+            person = people.see(item.author_name, item.author_email, when)
+            if person is not None:
+                yield person
+            for name, email in item.co_authors:
+                person = people.see(name, email, when)
                 if person is not None:
                     yield person
-                for name, email in item.co_authors:
-                    person = people.see(name, email, when)
-                    if person is not None:
-                        yield person
-                yield item
-                if (
-                    with_text
-                    and not people.is_bot(item.author_name, item.author_email)
-                    and explains_something(item)
-                ):
-                    yield commit_document(item)
-                last = item.sha
-                in_batch += 1
-                if in_batch >= batch_size:
-                    yield from people.flush()
-                    yield Checkpoint({"last_commit": last})
-                    in_batch = 0
-            finished = True
-        finally:
-            # Reached when the consumer stops early too: never leave git running then.
-            if not finished and proc.poll() is None:
-                proc.kill()
-            proc.stdout.close()
-            returncode = proc.wait()
-        if returncode != 0:
-            errors.seek(0)
-            detail = errors.read().decode("utf-8", "replace").strip()
-            yield Failure(
-                repo,
-                f"git log exited with {returncode}: {detail or 'no message'}; "
-                f"history after {last or 'the first commit'} was not read",
-            )
+            yield item
+            if (
+                with_text
+                and not people.is_bot(item.author_name, item.author_email)
+                and explains_something(item)
+            ):
+                yield commit_document(item)
+            last = item.sha
+            in_batch += 1
+            if in_batch >= batch_size:
+                yield from people.flush()
+                yield Checkpoint({"last_commit": last})
+                in_batch = 0
+        finished = True
+    finally:
+        # Reached when the consumer stops early too: never leave git running then.
+        returncode, detail = stream.close(stop=not finished)
+    if returncode != 0:
+        yield Failure(
+            repo,
+            f"git log exited with {returncode}: {detail or 'no message'}; "
+            f"history after {last or 'the first commit'} was not read",
+        )
     yield from people.flush()
     # The end: the cursor moves to the newest commit read, or stays where it was; an
     # empty cursor still closes the batch (failures, people) when nothing was read.

@@ -179,6 +179,18 @@ def _escape_like(text: str) -> str:
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
+def source_cursor(db: Reader, kind: str, name: str) -> dict[str, Any]:
+    """The cursor a source last checkpointed ({} when it never ran, or there is no kb yet)."""
+    if not db.exists() or not db.has_table("sources"):
+        return {}
+    m = db.mark
+    row = db.one(f"SELECT cursor FROM sources WHERE kind = {m} AND name = {m}", (kind, name))
+    value = row[0] if row else None
+    if isinstance(value, str):  # JSON text on SQLite, decoded already on PostgreSQL
+        value = json.loads(value)
+    return dict(value or {})
+
+
 def latest_activity(db: Reader) -> datetime | None:
     """The newest activity of anyone: the knowledge base's "now" for who has left."""
     row = db.one("SELECT max(last_activity_at) FROM people")
