@@ -481,9 +481,12 @@ class RecordWriter:
             rid = self.repo_id(repo_name)
             if rid is None:
                 raise LookupError(f"commit of unknown repo {repo_name!r}: yield a RepoRecord first")
+            # The newest stored commit of the repo: none means none of these is stored yet
+            # (a first ingest); new rows get ids above it.
+            newest = self.s.scalar(select(func.max(Commit.id)).where(Commit.repo_id == rid))
             shas = [c.sha for c in items]
             present: set[str] = set()
-            for start in range(0, len(shas), 500):
+            for start in range(0, len(shas) if newest is not None else 0, 500):
                 present.update(
                     self.s.scalars(
                         select(Commit.sha).where(
@@ -518,7 +521,6 @@ class RecordWriter:
             # each value converted as its column type would; then one query for the ids.
             # Only this batch can add commits to the repo: it holds the writer lock.
             commits_t = cast(Table, Commit.__table__)
-            newest = self.s.scalar(select(func.max(Commit.id)).where(Commit.repo_id == rid))
             _insert_rows(conn, commits_t, _COMMIT_COLUMNS, rows)
             mark = db.placeholder(conn)
             id_of: dict[str, int] = dict(
