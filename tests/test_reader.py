@@ -96,3 +96,10 @@ def test_a_source_cursor_reads_as_the_store_saved_it(history_kb: KB, tmp_path: P
     assert saved["last_commit"] == repo.head()
     assert source_cursor(history_kb.reader, "git", "svc") == saved
     assert source_cursor(history_kb.reader, "slack", "svc") == {}
+
+
+def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
+    reader = Reader("postgresql+psycopg://kb:hunter2@127.0.0.1:1/kb")  # nothing listens
+    with pytest.raises(ConfigError, match="cannot reach the database") as caught:
+        reader.rows("SELECT 1")
+    assert "hunter2" not in str(caught.value) and "**********" in str(caught.value)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kb.errors import ConfigError, MissingExtraError
+from kb.settings import redact_url_password
 
 
 class Reader:
@@ -101,7 +102,14 @@ class Reader:
             import psycopg
         except ModuleNotFoundError as exc:  # pragma: no cover - extra missing
             raise MissingExtraError("psycopg", "postgres", "A PostgreSQL database") from exc
-        return psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise ConfigError(
+                f"cannot reach the database {redact_url_password(self.url)}: "
+                f"{' '.join(str(exc).split())}. "
+                "Check KB_DATABASE_URL and that the server is running."
+            ) from exc
 
 
 def _sqlite_path(url: str) -> str:
