@@ -504,6 +504,8 @@ def load_history(
     """
     code, head = _git_out(repo_path, "rev-parse", "--verify", "-q", "HEAD")
     if code != 0 or not head:
+        if prefetched is not None:
+            prefetched.close()
         return  # no commit yet: nothing to read
     code, shallow = _git_out(repo_path, "rev-parse", "--is-shallow-repository")
     if code == 0 and shallow == "true":
