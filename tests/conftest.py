@@ -109,15 +109,31 @@ def ingest_demo(app: KB, org: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="session")
-def demo_kb(
+def _demo_build(
     demo_org: Any, embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[KB, list[Any]]]:
-    """A KB holding the whole demo organisation, built once per session (read-only use)."""
+) -> Iterator[tuple[KB, list[Any], dict[str, str]]]:
+    """The demo KB, and the golden outputs captured before any test could teach it anything."""
+    from golden import capture
+
     app = KB(Settings(home=tmp_path_factory.mktemp("demo-kb")), embedder=embedder)
     app.init()
     reports = ingest_demo(app, demo_org)
-    yield app, reports
+    outputs = capture(app)
+    yield app, reports, outputs
     app.close()
+
+
+@pytest.fixture(scope="session")
+def demo_kb(_demo_build: tuple[KB, list[Any], dict[str, str]]) -> tuple[KB, list[Any]]:
+    """A KB holding the whole demo organisation, built once per session (read-only use)."""
+    app, reports, _ = _demo_build
+    return app, reports
+
+
+@pytest.fixture(scope="session")
+def demo_golden(_demo_build: tuple[KB, list[Any], dict[str, str]]) -> dict[str, str]:
+    """What the demo KB's commands printed right after it was built (see tests/golden.py)."""
+    return _demo_build[2]
 
 
 @pytest.fixture
