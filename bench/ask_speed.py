@@ -45,8 +45,8 @@ if str(ROOT) not in sys.path:  # run as a script: `seed` and `kb` come from the 
     sys.path.insert(0, str(ROOT))
 
 from kb.app import KB  # noqa: E402
-from kb.embeddings import EMBEDDING_DIM, content_hash  # noqa: E402
-from kb.query_encoder import load_query_encoder, onnx_path_in  # noqa: E402
+from kb.embedding.embedder import EMBEDDING_DIM, content_hash  # noqa: E402
+from kb.embedding.query_encoder import load_query_encoder, onnx_path_in  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 
 DEMO_SEED = 42
@@ -276,7 +276,7 @@ def export_in_child(models: Path) -> None:
     """Export the ONNX encoder from a child, so this process stays torch-free like the bot."""
     run(
         [sys.executable, "-c", "import sys; from pathlib import Path; "
-         "from kb.query_encoder import ensure_query_encoder; "
+         "from kb.embedding.query_encoder import ensure_query_encoder; "
          "ensure_query_encoder(Path(sys.argv[1]))", str(models)]
     )  # fmt: skip
 
@@ -355,10 +355,10 @@ def report_warm(report: Report, label: str, figures: WarmFigures, target_ms: flo
 def stage_breakdown(home: Path, questions: Sequence[str]) -> str:
     """p50 of the stages under `KB.ask` (query encoding, vector query, full-text, retrieval).
 
-    Uses kb.retrieval and kb.store.search as they are today; empty if their API moved.
+    Uses kb.retrieval.hybrid and kb.store.search as they are today; empty if their API moved.
     """
     try:
-        from kb.retrieval import CANDIDATES, terms_of
+        from kb.retrieval.hybrid import CANDIDATES, terms_of
         from kb.store import search as sq
     except ImportError:
         return ""
@@ -393,7 +393,7 @@ ENCODER_PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from kb.query_encoder import load_query_encoder
+from kb.embedding.query_encoder import load_query_encoder
 t1 = time.perf_counter()
 enc = load_query_encoder(Path(sys.argv[1]))
 t2 = time.perf_counter()
@@ -450,7 +450,7 @@ def cold_figures(report: Report, home: Path, runs: int, question: str) -> None:
         "baseline",
     )
     report.add(
-        f"fresh process: import kb.query_encoder + session + first embed (median of {runs})",
+        f"fresh process: import the query encoder + session + first embed (median of {runs})",
         f"{fmt_ms(statistics.median(p['import'] for p in probes))} + "
         f"{fmt_ms(statistics.median(p['load'] for p in probes))} + "
         f"{fmt_ms(statistics.median(p['embed'] for p in probes))}",
@@ -472,7 +472,7 @@ ENCODER_COMPARE = """
 import json, sys, time
 import numpy as np
 from pathlib import Path
-from kb.query_encoder import load_query_encoder
+from kb.embedding.query_encoder import load_query_encoder
 
 def per_query(encoder, questions):
     encoder.embed(["warm up"])
@@ -486,7 +486,7 @@ def per_query(encoder, questions):
 questions = json.load(sys.stdin)
 onnx_times, onnx_vecs = per_query(load_query_encoder(Path(sys.argv[1])), questions)
 t = time.perf_counter()
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embedding.embedder import SentenceTransformerEmbedder
 st = SentenceTransformerEmbedder()
 st.embed(["load"])
 st_load = time.perf_counter() - t
@@ -576,8 +576,8 @@ def read_base_docs(app: KB) -> list[BaseDoc]:
     from sqlalchemy import select
     from sqlalchemy.orm import aliased
 
-    from kb.models import Chunk, Document, Repo, Service
-    from kb.records import ChunkText, DocumentRecord
+    from kb.contract.records import ChunkText, DocumentRecord
+    from kb.store.models import Chunk, Document, Repo, Service
 
     repo, service = aliased(Repo), aliased(Service)
     docs: list[tuple[DocumentRecord, list[str]]] = []
@@ -625,7 +625,7 @@ def variant(base: BaseDoc, copy: int, vocab: Sequence[str]) -> tuple[Any, list[l
     """Copy `copy` of a document: ~12% of its words swapped, vectors nudged."""
     from dataclasses import replace
 
-    from kb.records import ChunkText
+    from kb.contract.records import ChunkText
 
     rec = base.record
     rng = random.Random(f"{rec.external_id}:{copy}")
@@ -659,7 +659,7 @@ def _swap_words(text: str, rng: random.Random, vocab: Sequence[str]) -> str:
 
 def build_scale_home(demo_home: Path, scale_home: Path, target: int, onnx_vectors: bool) -> int:
     """A KB of ~`target` chunks in scale_home (reused when already built); its chunk count."""
-    from kb.indexing import embedding_text
+    from kb.ingest.indexing import embedding_text
 
     marker = scale_home / SCALE_MARKER
     base_chunks = chunk_count(demo_home)

@@ -365,7 +365,7 @@ def note_of_text(text: str, notes: Sequence[TaughtNote]) -> str | None:
 
 
 def source_of_hit(hit: Any, notes: Sequence[TaughtNote] = ()) -> Source:
-    """The Source a kb.answers.Hit points at, comparable with the baselines' sources."""
+    """The Source a kb.answer.types.Hit points at, comparable with the baselines' sources."""
     meta = getattr(hit, "meta", None) or {}
     external_id = str(getattr(hit, "external_id", "") or "")
     kind = hit.kind
@@ -640,7 +640,7 @@ def _demo_org(org_dir: Path | None) -> Path:
 
 
 def _embedder() -> Any:
-    from kb.embeddings import SentenceTransformerEmbedder
+    from kb.embedding.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

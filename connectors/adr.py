@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 
 from connectors.adr_parser import MARKDOWN_SUFFIXES, ParsedAdr, is_adr, parse_adr
 from connectors.adr_records import AdrIds, AdrLinks, adr_records, relinked, superseders
-from kb.connector import SourceConfig
-from kb.errors import SourceError
-from kb.kinds import DocumentKind
-from kb.records import (
+from kb.contract.connector import SourceConfig
+from kb.contract.kinds import DocumentKind
+from kb.contract.records import (
     Checkpoint,
     DocumentRecord,
     DocumentSet,
@@ -21,6 +20,7 @@ from kb.records import (
     Skipped,
     WisdomRecord,
 )
+from kb.errors import SourceError
 from kb.settings import Settings
 
 _IGNORED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from connectors.yaml_lines import yaml_error_line
-from kb.kinds import AdrStatus
+from kb.contract.kinds import AdrStatus
 
 # Folders that hold ADRs by convention (adr-tools, MADR, log4brains, backstage).
 ADR_DIR_NAMES = frozenset(

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.adr_parser import AdrRef, ParsedAdr, number_from_name
-from kb.kinds import AdrStatus, DocumentKind, WisdomKind, WisdomStatus
-from kb.records import DocumentRecord, Failure, Record, WisdomRecord
+from kb.contract.kinds import AdrStatus, DocumentKind, WisdomKind, WisdomStatus
+from kb.contract.records import DocumentRecord, Failure, Record, WisdomRecord
 
 SUMMARY_CHARS = 700
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kb.chunking import MAX_CHUNK_CHARS
-from kb.kinds import DocumentKind
-from kb.records import ChunkText, DocumentRecord, PersonRecord
+from kb.contract.chunking import MAX_CHUNK_CHARS
+from kb.contract.kinds import DocumentKind
+from kb.contract.records import ChunkText, DocumentRecord, PersonRecord
 
 # Slack ts: epoch seconds "." microseconds; ten digits of seconds keep datetimes in range.
 _TS = re.compile(r"^\d{1,10}(?:\.\d{1,6})?$")

@@ -34,9 +34,9 @@ from connectors.slack_common import (
     valid_ts,
 )
 from connectors.slack_incidents import channel_records
-from kb.connector import SourceConfig
+from kb.contract.connector import SourceConfig
+from kb.contract.records import Checkpoint, Failure, Record, Skipped
 from kb.errors import SourceError
-from kb.records import Checkpoint, Failure, Record, Skipped
 from kb.settings import Settings
 
 _DAY_FILE = re.compile(r"^([^/]+)/(\d{4}-\d{2}-\d{2})\.json$")

@@ -24,8 +24,8 @@ from connectors.slack_common import (
     sightings,
     ts_key,
 )
-from kb.kinds import SEVERITY_BY_LEVEL, Severity, WisdomKind, WisdomOrigin
-from kb.records import IncidentRecord, Record, WisdomRecord
+from kb.contract.kinds import SEVERITY_BY_LEVEL, Severity, WisdomKind, WisdomOrigin
+from kb.contract.records import IncidentRecord, Record, WisdomRecord
 
 _PER_INCIDENT_CHANNEL = re.compile(r"^(?:incident|inc)[-_].", re.I)
 _SHARED_CHANNEL = re.compile(r"^(?:incidents?|incidents[-_].*)$", re.I)

@@ -44,9 +44,9 @@ from connectors.slack_common import (
     valid_ts,
 )
 from connectors.slack_incidents import channel_records, incident_channel_kind
-from kb.connector import SourceConfig
+from kb.contract.connector import SourceConfig
+from kb.contract.records import Checkpoint, Failure, Record
 from kb.errors import ConfigError, SourceError
-from kb.records import Checkpoint, Failure, Record
 from kb.settings import Settings
 
 _AUTH_ERRORS = frozenset(

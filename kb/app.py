@@ -20,16 +20,16 @@ if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
     from kb.analysis.hotspots import HotspotService
     from kb.analysis.staleness import StalenessService
-    from kb.answering import AnswerService
-    from kb.answers import Answer
-    from kb.embeddings import CachedEmbedder, Embedder
-    from kb.indexing import Indexer
-    from kb.ingest import IngestReport
-    from kb.models import Feedback, Severity, WisdomKind
-    from kb.retrieval import Retriever
+    from kb.answer.service import AnswerService
+    from kb.answer.types import Answer
+    from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.ingest.indexing import Indexer
+    from kb.ingest.pipeline import IngestReport
+    from kb.retrieval.hybrid import Retriever
     from kb.store import Store
+    from kb.store.models import Feedback, Severity, WisdomKind
     from kb.store.questions import AskedQuestion
-    from kb.vectors import VectorStore
+    from kb.store.vectors import VectorStore
 
 
 class KB:
@@ -69,7 +69,7 @@ class KB:
     @cached_property
     def base_embedder(self) -> Embedder:
         """The document embedder (sentence-transformers over the bundled model)."""
-        from kb.embeddings import SentenceTransformerEmbedder
+        from kb.embedding.embedder import SentenceTransformerEmbedder
 
         return self._embedder or SentenceTransformerEmbedder(
             self.settings.embedding_model_dir, batch_size=self.settings.embedding_batch_size
@@ -78,7 +78,7 @@ class KB:
     @cached_property
     def embedder(self) -> CachedEmbedder:
         """The embedder, behind the content-hash cache (ingest writes through it)."""
-        from kb.embeddings import CachedEmbedder
+        from kb.embedding.embedder import CachedEmbedder
 
         return CachedEmbedder(self.base_embedder, self.store)
 
@@ -87,7 +87,7 @@ class KB:
         """Embeds questions: the ONNX export when present (no torch import), else the model."""
         if self._embedder is None:
             try:
-                from kb.query_encoder import load_query_encoder
+                from kb.embedding.query_encoder import load_query_encoder
             except ImportError:  # pragma: no cover - module missing in a partial install
                 return self.base_embedder
             onnx = load_query_encoder(self.settings.models_path, self.settings.embedding_model_dir)
@@ -116,7 +116,7 @@ class KB:
     def retriever(self) -> Retriever:
         """Hybrid retrieval over both stores."""
         loader = self._preload_query_encoder()
-        from kb.retrieval import Retriever
+        from kb.retrieval.hybrid import Retriever
 
         vectors = self.vectors
         loader.join()
@@ -126,8 +126,8 @@ class KB:
     def answers(self) -> AnswerService:
         """The answer service shared by the CLI, the bot, the dashboard and MCP."""
         self._preload_query_encoder()
-        from kb.answering import AnswerService
-        from kb.llm import build_llm_answerer
+        from kb.answer.llm import build_llm_answerer
+        from kb.answer.service import AnswerService
 
         return AnswerService(
             self.store,
@@ -193,9 +193,9 @@ class KB:
         when: datetime | None = None,
     ) -> tuple[str, IngestReport]:
         """Store taught knowledge in the teller's words; returns its id and the ingest report."""
-        from kb.ingest import Ingestor
-        from kb.models import Severity, WisdomKind
-        from kb.teaching import TaughtNote, taught_source
+        from kb.ingest.pipeline import Ingestor
+        from kb.ingest.teaching import TaughtNote, taught_source
+        from kb.store.models import Severity, WisdomKind
 
         note = TaughtNote(
             text,
@@ -225,7 +225,7 @@ class KB:
     @cached_property
     def vectors(self) -> VectorStore:
         """The chunk vector store (chromadb under KB_HOME, or KB_CHROMA_URL)."""
-        from kb.vectors import VectorStore
+        from kb.store.vectors import VectorStore
 
         dim = self.embedder.dim
         if self.settings.chroma_url:
@@ -239,7 +239,7 @@ class KB:
     @cached_property
     def indexer(self) -> Indexer:
         """Writes document batches to SQL and vectors."""
-        from kb.indexing import Indexer
+        from kb.ingest.indexing import Indexer
 
         return Indexer(self.store, self.vectors, self.embedder)
 
@@ -258,8 +258,8 @@ class KB:
         """
         if self._embedder is not None:  # a caller that brought its own embedder
             return None
+        from kb.embedding.query_encoder import ensure_query_encoder
         from kb.errors import ConfigError
-        from kb.query_encoder import ensure_query_encoder
 
         try:
             path = ensure_query_encoder(

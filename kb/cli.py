@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kb.contract.kinds import Feedback, Severity, WisdomKind
 from kb.errors import KBError
-from kb.kinds import Feedback, Severity, WisdomKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -330,7 +330,7 @@ def gaps(ctx: click.Context, as_json: bool) -> None:
     """Knowledge gaps: unanswered and down-voted questions by service, and who could answer."""
     app = _kb(ctx)
     _require_kb(app)
-    from kb.gaps import knowledge_gaps
+    from kb.answer.gaps import knowledge_gaps
 
     report = knowledge_gaps(app)
     if as_json:
@@ -360,7 +360,7 @@ def ingest() -> None:
 
 def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: dict[str, Any],
             as_json: bool) -> None:  # fmt: skip
-    from kb.connector import SourceConfig, load_connector
+    from kb.contract.connector import SourceConfig, load_connector
     from kb.store.history import source_cursor
 
     app = _kb(ctx)
@@ -370,7 +370,7 @@ def _ingest(ctx: click.Context, kind: str, name: str, location: str, options: di
     if prefetch is not None:
         # The source starts reading (git log on another core) while the store loads.
         prefetch(source_cursor(app.reader, kind, name))
-    from kb.ingest import Ingestor, IngestReport
+    from kb.ingest.pipeline import Ingestor, IngestReport
 
     app.store.migrate()
     status = err.status(f"ingesting {kind} {name}") if err.is_terminal and not as_json else None
@@ -564,7 +564,7 @@ def bus_factor(ctx: click.Context, repo: str | None, service: str | None, algori
     )
     data = report.as_json()
     if markdown is not None:
-        from kb.analysis.report import busfactor_markdown
+        from kb.analysis.busfactor_report import busfactor_markdown
 
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(busfactor_markdown(report, data), encoding="utf-8")

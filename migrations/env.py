@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from kb.models import Base
+from kb.store.models import Base
 from migrations.env_filters import include_object
 
 config = context.config

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from kb.app import KB
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embedding.embedder import SentenceTransformerEmbedder
 from kb.settings import Settings
 from kb.store import Store
 
@@ -95,8 +95,8 @@ def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def ingest_demo(app: KB, org: Any) -> list[Any]:
     """Ingest every demo repo and the Slack export into `app`; returns the run reports."""
-    from kb.connector import SourceConfig
-    from kb.ingest import Ingestor
+    from kb.contract.connector import SourceConfig
+    from kb.ingest.pipeline import Ingestor
 
     reports = []
     for name in sorted(org.manifest["repos"]):

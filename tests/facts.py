@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from kb.records import Checkpoint, Record
+from kb.contract.records import Checkpoint, Record
 
 
 class Facts:

@@ -108,7 +108,7 @@ def main() -> int:
     from conftest import ingest_demo
 
     from kb.app import KB
-    from kb.embeddings import SentenceTransformerEmbedder
+    from kb.embedding.embedder import SentenceTransformerEmbedder
     from kb.settings import Settings
     from seed import generate_demo_org
 

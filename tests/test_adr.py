@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from connectors.adr import AdrConnector
 from connectors.adr_parser import is_adr, parse_adr
-from kb.connector import SourceConfig
-from kb.models import AdrStatus, DocumentKind, WisdomKind, WisdomStatus
-from kb.records import (
+from kb.contract.connector import SourceConfig
+from kb.contract.records import (
     Checkpoint,
     DocumentRecord,
     DocumentSet,
@@ -24,6 +23,7 @@ from kb.records import (
     WisdomRecord,
 )
 from kb.settings import Settings
+from kb.store.models import AdrStatus, DocumentKind, WisdomKind, WisdomStatus
 
 R = TypeVar("R")
 

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from kb.app import KB
-from kb.models import Feedback, WisdomKind
+from kb.store.models import Feedback, WisdomKind
 
 
 def _app(demo_kb: tuple[KB, list[Any]]) -> KB:
@@ -158,8 +158,8 @@ def test_an_llm_answer_cites_the_same_sources_or_falls_back(
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
 
-    from kb.answering import AnswerService
-    from kb.llm import LLMAnswerer
+    from kb.answer.llm import LLMAnswerer
+    from kb.answer.service import AnswerService
 
     app = _app(demo_kb)
     question = "why is payment to order async?"

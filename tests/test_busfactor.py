@@ -24,11 +24,11 @@ from kb.analysis.authorship import (
 )
 from kb.analysis.busfactor import java_fold
 from kb.app import KB
-from kb.connector import SourceConfig
+from kb.contract.connector import SourceConfig
 from kb.errors import NotFoundError
-from kb.ingest import Ingestor
-from kb.models import ChangeType
+from kb.ingest.pipeline import Ingestor
 from kb.store import history as sh
+from kb.store.models import ChangeType
 from kb.store.reader import Reader
 
 A, M, R = ChangeType.ADD, ChangeType.MODIFY, ChangeType.RENAME

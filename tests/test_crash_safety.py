@@ -16,7 +16,7 @@ from gitrepo import build_history_repo
 
 from kb.settings import Settings
 from kb.store import Store
-from kb.vectors import VectorStore
+from kb.store.vectors import VectorStore
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from kb.app import KB
-from kb.models import (
+from kb.store import Store
+from kb.store.models import (
     AdrStatus,
     Document,
     DocumentKind,
@@ -19,7 +20,6 @@ from kb.models import (
     WisdomKind,
     WisdomStatus,
 )
-from kb.store import Store
 
 
 def _all_text(store: Store) -> list[str]:
@@ -140,7 +140,7 @@ def test_structure_matches_the_ground_truth(demo_kb: tuple[KB, list[Any]], demo_
 def test_ownership_handles_link_to_people_and_never_invent_them(
     demo_kb: tuple[KB, list[Any]],
 ) -> None:
-    from kb.models import CodeOwner
+    from kb.store.models import CodeOwner
 
     app, _ = demo_kb
     with app.store.transaction() as s:

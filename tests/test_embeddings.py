@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 
-from kb.embeddings import CachedEmbedder, SentenceTransformerEmbedder, bundled_model_dir
+from kb.embedding.embedder import CachedEmbedder, SentenceTransformerEmbedder, bundled_model_dir
 from kb.store import Store
 
 

@@ -47,8 +47,8 @@ from bench.retrieval import (  # noqa: E402
     source_of_hit,
     validate_eval_set,
 )
-from kb.answers import Hit  # noqa: E402
-from kb.models import WisdomKind  # noqa: E402
+from kb.answer.types import Hit  # noqa: E402
+from kb.store.models import WisdomKind  # noqa: E402
 from seed import generate_demo_org  # noqa: E402
 
 EVAL_FILES = sorted(p for p in EVAL_DIR.glob("*.json") if not p.name.endswith("_notes.json"))

@@ -18,16 +18,7 @@ from connectors.git.content import load_content
 from connectors.git.docs import doc_title
 from connectors.git.postmortem import parse_postmortem
 from connectors.git.references import code_lines, service_calls, topic_uses
-from kb.models import (
-    AdrStatus,
-    DependencyKind,
-    DocumentKind,
-    EventRole,
-    Severity,
-    WisdomKind,
-    WisdomStatus,
-)
-from kb.records import (
+from kb.contract.records import (
     Checkpoint,
     CodeOwnerRecord,
     DependencyRecord,
@@ -40,6 +31,15 @@ from kb.records import (
     ServiceRecord,
     Skipped,
     WisdomRecord,
+)
+from kb.store.models import (
+    AdrStatus,
+    DependencyKind,
+    DocumentKind,
+    EventRole,
+    Severity,
+    WisdomKind,
+    WisdomStatus,
 )
 
 REPO = "order-service"
@@ -1072,7 +1072,7 @@ def test_demo_org_postmortems(demo: tuple[dict[str, Any], list[Record]]) -> None
 
 def test_through_the_git_connector(tmp_path: Path) -> None:
     from connectors.git import GitConnector
-    from kb.connector import SourceConfig
+    from kb.contract.connector import SourceConfig
     from kb.settings import Settings
 
     repo = tmp_path / REPO

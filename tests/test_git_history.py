@@ -25,8 +25,7 @@ from connectors.git.history import (
     start_log,
 )
 from connectors.git.people import is_bot_identity
-from kb.models import ChangeType, DocumentKind
-from kb.records import (
+from kb.contract.records import (
     Checkpoint,
     CommitRecord,
     DocumentRecord,
@@ -35,6 +34,7 @@ from kb.records import (
     PersonRecord,
     Record,
 )
+from kb.store.models import ChangeType, DocumentKind
 
 BOB = ("Bob Roe", "bob@example.com")
 DEPENDABOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")

@@ -18,12 +18,12 @@ from gitrepo import Repo
 
 from kb.app import KB
 from kb.cli import cli
-from kb.connector import SourceConfig
-from kb.ingest import Ingestor
-from kb.models import Severity, WisdomKind, WisdomOrigin
-from kb.records import IncidentRecord, Record, ServiceRecord, WisdomRecord
+from kb.contract.connector import SourceConfig
+from kb.contract.records import IncidentRecord, Record, ServiceRecord, WisdomRecord
+from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store import risk as sr
+from kb.store.models import Severity, WisdomKind, WisdomOrigin
 from kb.store.writer import RecordWriter
 
 ANA = ("Ana Lima", "ana@x.io")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kb.app import KB
-from kb.models import DocumentKind, SourceKind
-from kb.records import DocumentRecord
+from kb.contract.records import DocumentRecord
+from kb.store.models import DocumentKind, SourceKind
 
 README_V1 = """# Payment service
 

@@ -17,8 +17,8 @@ from gitrepo import GIT_ENV, build_history_repo, git
 from sqlalchemy import select
 
 from kb.app import KB
-from kb.models import Commit, Document
 from kb.settings import Settings
+from kb.store.models import Commit, Document
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from gitrepo import Repo
 
 from kb.app import KB
-from kb.connector import SourceConfig
-from kb.ingest import Ingestor
+from kb.contract.connector import SourceConfig
+from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,12 +81,12 @@ def test_sql_lives_in_the_store_layer() -> None:
 
 def test_the_cli_and_the_connectors_load_without_the_orm() -> None:
     # `kb --help`, `kb --version` and the parsers must not pay for SQLAlchemy (~0.25 s):
-    # they name kinds through kb.kinds, never kb.models.
+    # they name kinds through kb.contract.kinds, never kb.store.models.
     code = (
-        "import sys, kb.cli, kb.records, connectors.git, connectors.git.content, "
+        "import sys, kb.cli, kb.contract.records, connectors.git, connectors.git.content, "
         "connectors.adr, connectors.slack_export; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'alembic'} "
-        "or m == 'kb.models'))"
+        "or m == 'kb.store.models'))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
@@ -107,7 +107,7 @@ def test_the_bus_factor_path_loads_no_sqlalchemy(tmp_path: Path) -> None:
         f"sys.argv = ['kb', '--home', {str(tmp_path / 'kb')!r}, 'bus-factor', '--json']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'alembic'} "
-        "or m in {'kb.models', 'kb.store.store'}))"
+        "or m in {'kb.store.models', 'kb.store.store'}))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     *report_lines, loaded = res.stdout.strip().splitlines()

@@ -26,9 +26,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatResult
 from pydantic import Field
 
-from kb.answers import Hit
-from kb.errors import ConfigError, MissingExtraError
-from kb.llm import (
+from kb.answer.llm import (
     MAX_SOURCES,
     SOURCE_BUDGET_CHARS,
     LLMAnswerer,
@@ -37,6 +35,8 @@ from kb.llm import (
     build_llm_answerer,
     clean_citations,
 )
+from kb.answer.types import Hit
+from kb.errors import ConfigError, MissingExtraError
 from kb.settings import Secret, Settings
 
 QUESTION = "Why is order to payment asynchronous?"
@@ -226,7 +226,7 @@ def test_a_failing_model_logs_a_warning_and_falls_back(
     hits: list[Hit], caplog: pytest.LogCaptureFixture
 ) -> None:
     answerer = LLMAnswerer(BrokenChatModel(messages=iter([])), name="broken")
-    with caplog.at_level(logging.WARNING, logger="kb.llm"):
+    with caplog.at_level(logging.WARNING, logger="kb.answer.llm"):
         assert answerer.answer(QUESTION, hits) is None
     assert "broken" in caplog.text and "TimeoutError" in caplog.text
 
@@ -342,7 +342,7 @@ def test_kb_llm_imports_without_the_provider_packages() -> None:
     code = (
         "import sys\n"
         "sys.modules['langchain_openai'] = sys.modules['langchain_ollama'] = None\n"
-        "import kb.llm\n"
+        "import kb.answer.llm\n"
         "assert 'langchain_core.language_models' not in sys.modules, 'imported eagerly'\n"
     )
     root = Path(__file__).resolve().parents[1]

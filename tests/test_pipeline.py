@@ -13,25 +13,8 @@ from facts import Facts
 from sqlalchemy import select
 
 from kb.app import KB
-from kb.connector import SourceConfig
-from kb.ingest import Ingestor
-from kb.models import (
-    ChangeType,
-    Commit,
-    DependencyKind,
-    Document,
-    DocumentKind,
-    EventRole,
-    Identity,
-    Incident,
-    Person,
-    ServiceDependency,
-    SourceKind,
-    WisdomEntry,
-    WisdomKind,
-    WisdomStatus,
-)
-from kb.records import (
+from kb.contract.connector import SourceConfig
+from kb.contract.records import (
     Checkpoint,
     CommitRecord,
     DependencyRecord,
@@ -48,7 +31,24 @@ from kb.records import (
     Skipped,
     WisdomRecord,
 )
+from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
+from kb.store.models import (
+    ChangeType,
+    Commit,
+    DependencyKind,
+    Document,
+    DocumentKind,
+    EventRole,
+    Identity,
+    Incident,
+    Person,
+    ServiceDependency,
+    SourceKind,
+    WisdomEntry,
+    WisdomKind,
+    WisdomStatus,
+)
 
 T0 = datetime(2024, 3, 14, 10, 0, tzinfo=UTC)
 AWS_KEY = "AKIAQ3EGV7NBXZ4LTR2M"

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.embeddings import SentenceTransformerEmbedder, bundled_model_dir
-from kb.errors import ConfigError
-from kb.query_encoder import (
+from kb.embedding.embedder import SentenceTransformerEmbedder, bundled_model_dir
+from kb.embedding.query_encoder import (
     ONNX_NAME,
     OnnxQueryEncoder,
     PipelineConfig,
@@ -22,6 +21,7 @@ from kb.query_encoder import (
     identity_path,
     load_query_encoder,
 )
+from kb.errors import ConfigError
 
 MAX_COSINE_DISTANCE = 1e-4
 
@@ -137,7 +137,7 @@ def test_fresh_process_never_imports_torch(export_dir: Path, encoder: OnnxQueryE
     script = f"""
 import json, sys
 from pathlib import Path
-from kb.query_encoder import load_query_encoder
+from kb.embedding.query_encoder import load_query_encoder
 enc = load_query_encoder(Path({str(export_dir)!r}))
 vec = enc.embed(["why is order to payment async?"])[0]
 heavy = sorted(m for m in sys.modules

@@ -10,13 +10,13 @@ from gitrepo import Repo
 from sqlalchemy import select
 
 from kb.app import KB
-from kb.connector import SourceConfig
+from kb.contract.connector import SourceConfig
 from kb.errors import ConfigError
-from kb.ingest import Ingestor
-from kb.models import Repo as RepoRow
-from kb.models import Source
+from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store.history import source_cursor
+from kb.store.models import Repo as RepoRow
+from kb.store.models import Source
 from kb.store.reader import Reader, _sqlite_path
 
 

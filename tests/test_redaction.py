@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.models import DocumentKind
-from kb.records import ChunkText, DocumentRecord
-from kb.redaction import redact, redact_record
+from kb.contract.records import ChunkText, DocumentRecord
+from kb.ingest.redaction import redact, redact_record
+from kb.store.models import DocumentKind
 
 SECRETS = {
     "aws-access-key": "aws_access_key_id: AKIAQ3EGV7NBXZ4LTR2M",

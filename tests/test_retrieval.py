@@ -9,11 +9,11 @@ import pytest
 from gitrepo import Repo
 
 from kb.app import KB
-from kb.commit_log import CommitLog, words_of
-from kb.connector import SourceConfig
-from kb.ingest import Ingestor
-from kb.intent import _stem, period_named, read_intent
-from kb.retrieval import _plain_subject
+from kb.contract.connector import SourceConfig
+from kb.ingest.pipeline import Ingestor
+from kb.retrieval.commit_search import CommitLog, words_of
+from kb.retrieval.hybrid import _plain_subject
+from kb.retrieval.intent import _stem, period_named, read_intent
 from kb.store.search import CommitMessage
 
 SERVICES = {

@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
-from kb.models import Base, Document, DocumentKind, Person
 from kb.store import Store, db
+from kb.store.models import Base, Document, DocumentKind, Person
 from migrations.env_filters import include_object
 
 

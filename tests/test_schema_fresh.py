@@ -16,11 +16,11 @@ from alembic.runtime.migration import MigrationContext
 from pgdb import fresh_database
 from sqlalchemy import Connection, Engine, text
 
+from kb.contract.records import ChunkText, DocumentRecord
 from kb.errors import ConfigError
-from kb.models import Base, DocumentKind
-from kb.records import ChunkText, DocumentRecord
 from kb.store import Store, db, search
 from kb.store import schema as kb_schema
+from kb.store.models import Base, DocumentKind
 from migrations.env_filters import include_object
 
 

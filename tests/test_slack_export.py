@@ -30,12 +30,9 @@ from connectors.slack_common import (
 from connectors.slack_export import SlackExportConnector, parse_day
 from connectors.slack_incidents import channel_records, incident_channel_kind
 from kb.app import KB
-from kb.chunking import MAX_CHUNK_CHARS
-from kb.connector import SourceConfig
-from kb.errors import SourceError
-from kb.ingest import Ingestor
-from kb.models import Incident, Person, Severity, WisdomKind
-from kb.records import (
+from kb.contract.chunking import MAX_CHUNK_CHARS
+from kb.contract.connector import SourceConfig
+from kb.contract.records import (
     Checkpoint,
     DocumentRecord,
     Failure,
@@ -44,7 +41,10 @@ from kb.records import (
     Record,
     WisdomRecord,
 )
+from kb.errors import SourceError
+from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
+from kb.store.models import Incident, Person, Severity, WisdomKind
 
 
 @pytest.fixture

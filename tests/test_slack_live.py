@@ -12,9 +12,8 @@ from fakes.slack_api import TOKEN, FakeSlackAPI, FakeWorkspace, sample_workspace
 
 from connectors.slack_export import SlackExportConnector
 from connectors.slack_live import SlackConnector
-from kb.connector import SourceConfig
-from kb.errors import ConfigError
-from kb.records import (
+from kb.contract.connector import SourceConfig
+from kb.contract.records import (
     Checkpoint,
     DocumentRecord,
     Failure,
@@ -23,6 +22,7 @@ from kb.records import (
     Record,
     WisdomRecord,
 )
+from kb.errors import ConfigError
 from kb.settings import Settings
 
 T = TypeVar("T")

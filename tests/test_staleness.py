@@ -17,11 +17,11 @@ from sqlalchemy import update
 from kb.analysis.staleness import StalenessService, matches
 from kb.app import KB
 from kb.cli import cli
-from kb.connector import SourceConfig
-from kb.ingest import Ingestor
-from kb.models import WisdomEntry, WisdomKind, WisdomOrigin
-from kb.records import PersonRecord, WisdomRecord
+from kb.contract.connector import SourceConfig
+from kb.contract.records import PersonRecord, WisdomRecord
+from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
+from kb.store.models import WisdomEntry, WisdomKind, WisdomOrigin
 
 ANA = ("Ana Lima", "ana@x.io")
 BO = ("Bo Chen", "bo@x.io")

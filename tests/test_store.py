@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from kb.models import Chunk, Document, DocumentKind, SourceKind
-from kb.records import ChunkText, DocumentRecord
+from kb.contract.records import ChunkText, DocumentRecord
 from kb.store import Store
+from kb.store.models import Chunk, Document, DocumentKind, SourceKind
 
 
 def _adr(body: str) -> DocumentRecord:

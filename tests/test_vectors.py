@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kb.errors import ConfigError
-from kb.vectors import VectorStore
+from kb.store.vectors import VectorStore
 
 
 def _unit(*xs: float) -> list[float]:
@@ -49,7 +49,7 @@ def test_persistent_client_round_trips_across_reopen(tmp_path: Path) -> None:
     stored = vs.get(["c1", "c3"])
     # A new process sees what was written (the data is on disk, not in this client).
     code = (
-        "import sys; from kb.vectors import VectorStore;"
+        "import sys; from kb.store.vectors import VectorStore;"
         "vs = VectorStore.persistent(__import__('pathlib').Path(sys.argv[1]), 'kb_chunks', 3);"
         "print(sorted(vs.ids()), vs.count())"
     )

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 from connectors.git.files import head_tree
 from connectors.git.history import LogStream, load_history, start_log
-from kb.connector import SourceConfig
+from kb.contract.connector import SourceConfig
+from kb.contract.records import Checkpoint, Record, RepoRecord, RepoTreeRecord
 from kb.errors import SourceError
-from kb.records import Checkpoint, Record, RepoRecord, RepoTreeRecord
 from kb.settings import Settings
 
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from kb.kinds import Severity
+from kb.contract.kinds import Severity
 
 
 @dataclass(frozen=True)

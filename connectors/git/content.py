@@ -57,10 +57,9 @@ from connectors.git.services import (
     team_and_person,
 )
 from connectors.yaml_lines import yaml_error_line
-from kb.chunking import chunk_markdown
-from kb.errors import SourceError
-from kb.kinds import DependencyKind, DocumentKind, WisdomKind
-from kb.records import (
+from kb.contract.chunking import chunk_markdown
+from kb.contract.kinds import DependencyKind, DocumentKind, WisdomKind
+from kb.contract.records import (
     Checkpoint,
     DependencyRecord,
     DocumentRecord,
@@ -72,6 +71,7 @@ from kb.records import (
     Skipped,
     WisdomRecord,
 )
+from kb.errors import SourceError
 
 # Bump when extraction changes so the next run re-reads every file once.
 LOADER_VERSION = 1

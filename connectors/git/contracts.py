@@ -8,8 +8,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from connectors.yaml_lines import line_of, load_yaml
-from kb.kinds import DocumentKind, EventRole
-from kb.records import DocumentRecord, EventTopicRecord, Record
+from kb.contract.kinds import DocumentKind, EventRole
+from kb.contract.records import DocumentRecord, EventTopicRecord, Record
 
 _MARKER = re.compile(r"""^\s*["']?(openapi|swagger|asyncapi)["']?\s*:""", re.M)
 _METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")

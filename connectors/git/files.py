@@ -7,8 +7,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from kb.contract.records import TreeFile
 from kb.errors import SourceError
-from kb.records import TreeFile
 
 SYMLINK_MODE = "120000"
 SUBMODULE_MODE = "160000"

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors.git.people import is_bot_identity
-from kb.kinds import ChangeType, DocumentKind
-from kb.records import (
+from kb.contract.kinds import ChangeType, DocumentKind
+from kb.contract.records import (
     Checkpoint,
     CommitRecord,
     DocumentRecord,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kb.kinds import SEVERITY_BY_LEVEL, DocumentKind, Severity, WisdomKind
-from kb.records import DocumentRecord, IncidentRecord, Record, WisdomRecord
+from kb.contract.kinds import SEVERITY_BY_LEVEL, DocumentKind, Severity, WisdomKind
+from kb.contract.records import DocumentRecord, IncidentRecord, Record, WisdomRecord
 
 # The key the Slack connector uses too, so a channel and its postmortem merge: INC-2024-03.
 INCIDENT_KEY = re.compile(r"\bINC-?(\d+(?:-\d+)*)\b")

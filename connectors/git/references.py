@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from connectors.git.code import Comment, CommentSyntax, find_comments, source_lines
-from kb.kinds import EventRole
+from kb.contract.kinds import EventRole
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from connectors.git.code import PROGRAM_SUFFIXES, source_lines
 from connectors.git.files import glob_regex
 from connectors.yaml_lines import LineDict, LineList, line_of, load_yaml
-from kb.kinds import DependencyKind
-from kb.records import CodeOwnerRecord, DependencyRecord
+from kb.contract.kinds import DependencyKind
+from kb.contract.records import CodeOwnerRecord, DependencyRecord
 
 CODEOWNERS_PATHS = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
 CATALOG_NAMES = frozenset({"catalog-info.yaml", "catalog-info.yml"})

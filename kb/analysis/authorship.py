@@ -23,7 +23,7 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
-from kb.kinds import ChangeType
+from kb.contract.kinds import ChangeType
 
 Dev = TypeVar("Dev", bound=Hashable)
 

@@ -28,9 +28,9 @@ from typing import Any
 
 from kb.analysis.authorship import AuthorshipMap, Change, authorship_map, truck_factor
 from kb.analysis.departure import has_departed
+from kb.contract.identity import normalise_email, normalise_name
+from kb.contract.kinds import ChangeType
 from kb.errors import NotFoundError
-from kb.kinds import ChangeType
-from kb.names import normalise_email, normalise_name
 from kb.store import history as sh
 from kb.store.reader import Reader
 

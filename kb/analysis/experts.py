@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kb.analysis.busfactor import BusFactorReport, BusFactorService
+from kb.contract.identity import normalise_name
 from kb.errors import NotFoundError
-from kb.names import normalise_name
 from kb.store import history as sh
 from kb.store.reader import Reader
 
 if TYPE_CHECKING:
-    from kb.answers import Hit
+    from kb.answer.types import Hit
 
 RECENT_DAYS = 180
 TOPIC_HITS = 10

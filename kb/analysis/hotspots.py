@@ -32,9 +32,9 @@ from typing import Any
 
 from kb.analysis.authorship import Change, file_histories
 from kb.analysis.busfactor import BusFactorReport, BusFactorService
+from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
+from kb.contract.records import WisdomRecord
 from kb.errors import NotFoundError
-from kb.kinds import Severity, WisdomKind, WisdomOrigin
-from kb.records import WisdomRecord
 from kb.store import history as sh
 from kb.store import risk as sr
 from kb.store.store import Store

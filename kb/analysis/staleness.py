@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from kb.analysis.departure import has_departed
-from kb.kinds import ChangeType, WisdomKind
+from kb.contract.kinds import ChangeType, WisdomKind
 from kb.store import history as sh
 from kb.store import risk as sr
 from kb.store.reader import Reader

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from kb.errors import ConfigError, MissingExtraError
-from kb.models import Base
 from kb.settings import redact_url_password
+from kb.store.models import Base
 from kb.store.schema import FULL_TEXT_TABLES, create_head_schema
 
 

@@ -1,7 +1,7 @@
 """Read models of stored history for the knowledge-risk analyses: plain rows, no ORM.
 
 Every query goes through `Reader` (the DBAPI driver, no SQLAlchemy): `kb bus-factor`
-starts in a fraction of the time. Table and column names are the models' (kb.models).
+starts in a fraction of the time. Table and column names are the models' (kb.store.models).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from kb.kinds import ChangeType, IdentityKind
+from kb.contract.kinds import ChangeType, IdentityKind
 from kb.store.reader import Reader
 
 

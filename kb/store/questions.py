@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from kb.errors import NotFoundError
-from kb.models import Feedback, Question, utcnow
+from kb.store.models import Feedback, Question, utcnow
 from kb.store.store import Store
 
 

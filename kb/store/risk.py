@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import aliased
 
-from kb.models import (
+from kb.contract.records import WisdomRecord
+from kb.store.models import (
     Commit,
     Document,
     Incident,
@@ -23,7 +24,6 @@ from kb.models import (
     WisdomOrigin,
     WisdomStatus,
 )
-from kb.records import WisdomRecord
 from kb.store.search import as_utc
 from kb.store.store import Store
 from kb.store.writer import RecordWriter

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table
 
-from kb.models import Base
+from kb.store.models import Base
 
 # The expression full-text queries (kb.store.search) use, so the planner uses the index;
 # revision 0002 holds its own copy (a test keeps the two equal).

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
-from kb.models import (
+from kb.store.models import (
     Chunk,
     Commit,
     Document,

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.embeddings import content_hash
-from kb.models import (
+from kb.contract.records import ChunkText, DocumentRecord, content_hash
+from kb.store import db
+from kb.store.models import (
     Base,
     Chunk,
     Document,
@@ -23,8 +24,6 @@ from kb.models import (
     SourceKind,
     utcnow,
 )
-from kb.records import ChunkText, DocumentRecord
-from kb.store import db
 
 # pg_advisory_xact_lock key of ingestion batches ("kb" in ASCII, then "ingest").
 _WRITER_LOCK = 0x6B62_696E_6765_7374

@@ -11,7 +11,22 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from kb.models import (
+from kb.contract.identity import normalise_email, normalise_name
+from kb.contract.records import (
+    CodeOwnerRecord,
+    CommitRecord,
+    DependencyRecord,
+    DocumentSet,
+    EventTopicRecord,
+    IncidentRecord,
+    PersonRecord,
+    RepoRecord,
+    RepoTreeRecord,
+    ServiceRecord,
+    WisdomRecord,
+)
+from kb.store import db
+from kb.store.models import (
     ChangeType,
     CodeOwner,
     Commit,
@@ -33,21 +48,6 @@ from kb.models import (
     WisdomOrigin,
     utcnow,
 )
-from kb.names import normalise_email, normalise_name
-from kb.records import (
-    CodeOwnerRecord,
-    CommitRecord,
-    DependencyRecord,
-    DocumentSet,
-    EventTopicRecord,
-    IncidentRecord,
-    PersonRecord,
-    RepoRecord,
-    RepoTreeRecord,
-    ServiceRecord,
-    WisdomRecord,
-)
-from kb.store import db
 
 # Ids of records derived from one file of a repo: git:{repo}:file:{path}#{part}
 _FILE_PREFIX = re.compile(r"^git:(?P<repo>[^:]+):file:(?P<path>.+)#$")

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kb.chunking import chunk_markdown
-from kb.embeddings import CachedEmbedder, content_hash
-from kb.records import ChunkText, DocumentRecord
+from kb.contract.chunking import chunk_markdown
+from kb.contract.records import ChunkText, DocumentRecord, content_hash
+from kb.embedding.embedder import CachedEmbedder
 from kb.store import Store, chunk_id
-from kb.vectors import VectorStore
+from kb.store.vectors import VectorStore
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from kb.kinds import (
+from kb.contract.kinds import (
     AdrStatus,
     ChangeType,
     DependencyKind,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kb.answers import Hit
+from kb.answer.types import Hit
 from kb.errors import ConfigError, MissingExtraError
 from kb.settings import Settings
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from kb.connector import SourceConfig
-from kb.models import DocumentKind, Severity, WisdomKind, WisdomOrigin
-from kb.records import Checkpoint, DocumentRecord, PersonRecord, Record, WisdomRecord
+from kb.contract.connector import SourceConfig
+from kb.contract.records import Checkpoint, DocumentRecord, PersonRecord, Record, WisdomRecord
 from kb.settings import Settings
+from kb.store.models import DocumentKind, Severity, WisdomKind, WisdomOrigin
 
 
 class TaughtNote:

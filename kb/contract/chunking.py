@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kb.records import ChunkText
+from kb.contract.records import ChunkText
 
 # all-MiniLM-L6-v2 reads at most 256 word pieces (~1,000 characters of English);
 # longer chunks would be silently truncated by the model.

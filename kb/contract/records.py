@@ -7,11 +7,12 @@ A `Failure` is a value, not an exception: the item is reported and skipped.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from kb.kinds import (
+from kb.contract.kinds import (
     AdrStatus,
     ChangeType,
     DependencyKind,
@@ -22,6 +23,11 @@ from kb.kinds import (
     WisdomOrigin,
     WisdomStatus,
 )
+
+
+def content_hash(text: str) -> str:
+    """The stable hash kb keys text by (documents, chunks, the embedding cache)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

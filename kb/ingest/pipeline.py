@@ -9,10 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kb.connector import Connector, SourceConfig, load_connector
-from kb.indexing import IndexStats
-from kb.models import DocumentKind, SourceKind, WisdomKind
-from kb.records import (
+from kb.contract.connector import Connector, SourceConfig, load_connector
+from kb.contract.records import (
     Checkpoint,
     ChunkText,
     CodeOwnerRecord,
@@ -31,7 +29,9 @@ from kb.records import (
     Skipped,
     WisdomRecord,
 )
-from kb.redaction import redact_record
+from kb.ingest.indexing import IndexStats
+from kb.ingest.redaction import redact_record
+from kb.store.models import DocumentKind, SourceKind, WisdomKind
 from kb.store.writer import RecordWriter
 
 if TYPE_CHECKING:

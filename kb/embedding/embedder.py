@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kb.contract.records import content_hash
 from kb.errors import ConfigError
 
 if TYPE_CHECKING:
     from kb.store import Store
 
 EMBEDDING_DIM = 384
-
-
-def content_hash(text: str) -> str:
-    """The stable hash kb keys text by (documents, chunks, the embedding cache)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Embedder(Protocol):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kb.embeddings import EMBEDDING_DIM, _force_offline, bundled_model_dir
+from kb.embedding.embedder import EMBEDDING_DIM, _force_offline, bundled_model_dir
 from kb.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def identity_path(onnx_path: Path) -> Path:
 
 def model_name_for(model_dir: Path | None) -> str:
     """The embedding-cache key, the same rule as SentenceTransformerEmbedder's."""
-    # Must stay in step with kb.embeddings: equal names make cached vectors interchangeable.
+    # Must stay in step with kb.embedding.embedder: equal names make cached vectors interchangeable.
     if model_dir is None:
         return "all-MiniLM-L6-v2"
     return f"sentence-transformers:{model_dir.name}"

@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from kb.answers import Hit
-from kb.commit_log import CommitLog, words_of
-from kb.embeddings import Embedder
-from kb.intent import ISO_DATE, STOPWORDS, Intent, _stem, read_intent, terms_of
+from kb.answer.types import Hit
+from kb.embedding.embedder import Embedder
+from kb.retrieval.commit_search import CommitLog, words_of
+from kb.retrieval.intent import ISO_DATE, STOPWORDS, Intent, _stem, read_intent, terms_of
 from kb.store import Store
 from kb.store import search as sq
-from kb.vectors import VectorStore
+from kb.store.vectors import VectorStore
 
 VECTOR_CANDIDATES = 100
 CANDIDATES = 60  # full-text candidates (bench/ask_speed.py times this top-k)

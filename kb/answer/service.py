@@ -11,18 +11,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kb.analysis.departure import has_departed
-from kb.answers import Answer, Citation, Hit, Person
+from kb.answer.types import Answer, Citation, Hit, Person
 from kb.errors import KBError
-from kb.intent import Intent, _stem, terms_of
-from kb.models import WisdomKind
-from kb.retrieval import Retriever
+from kb.retrieval.hybrid import Retriever
+from kb.retrieval.intent import Intent, _stem, terms_of
 from kb.store import Store
 from kb.store import questions as qs
 from kb.store import search as sq
+from kb.store.models import WisdomKind
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
-    from kb.llm import LLMAnswerer
+    from kb.answer.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
 

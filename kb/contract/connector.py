@@ -1,6 +1,6 @@
 """The connector contract and registry (entry-point group `kb.connectors`).
 
-A connector is configured with a `SourceConfig` and yields `kb.records` from a cursor
+A connector is configured with a `SourceConfig` and yields `kb.contract.records` from a cursor
 (the last checkpoint it reached). Built-in connectors register through the same entry
 points as third-party ones, so `kb` never imports a concrete connector.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from kb.contract.records import Record
 from kb.errors import ConfigError
-from kb.records import Record
 from kb.settings import Settings
 
 ENTRY_POINT_GROUP = "kb.connectors"

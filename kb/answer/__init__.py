@@ -1,0 +1,1 @@
+"""Answers with citations: the grounded composer, the optional LLM, knowledge gaps."""

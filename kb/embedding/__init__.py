@@ -1,0 +1,1 @@
+"""Sentence embeddings: the bundled model for documents, its ONNX export for questions."""

@@ -1,0 +1,1 @@
+"""Guides people read: incident trace plans, log stitching, onboarding, agent context."""

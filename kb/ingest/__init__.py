@@ -1,0 +1,1 @@
+"""Ingestion: runs a connector from its cursor, redacts, chunks, embeds and stores each batch."""

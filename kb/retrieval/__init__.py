@@ -1,0 +1,1 @@
+"""Finding the sources that answer a question: intent, hybrid search, commit search."""
