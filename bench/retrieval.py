@@ -529,7 +529,7 @@ class Report:
             )
         return out
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The whole report as one JSON object."""
         ran = [s for s in self.systems if s in self.outcomes]
         categories = sorted({q.category for q in self.answerable()}, key=CATEGORIES.index)
@@ -734,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(report.as_json(), indent=2))
+        print(json.dumps(report.to_json(), indent=2))
     else:
         ran = list(report.outcomes)
         misses_of = args.misses if args.misses in ran else None

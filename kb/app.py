@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kb.settings import Settings
 from kb.store.reader import Reader
@@ -20,16 +22,37 @@ if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
     from kb.analysis.hotspots import HotspotService
     from kb.analysis.staleness import StalenessService
+    from kb.answer.gaps import KnowledgeGaps
     from kb.answer.service import AnswerService
     from kb.answer.types import Answer
+    from kb.contract.connector import Connector, SourceConfig
+    from kb.contract.kinds import Feedback, Severity, WisdomKind
     from kb.embedding.embedder import CachedEmbedder, Embedder
     from kb.ingest.indexing import Indexer
-    from kb.ingest.pipeline import IngestReport
+    from kb.ingest.pipeline import Ingestor, IngestReport
+    from kb.ingest.teaching import Remembered
     from kb.retrieval.hybrid import Retriever
     from kb.store import Store
-    from kb.store.models import Feedback, Severity, WisdomKind
-    from kb.store.questions import AskedQuestion
     from kb.store.vectors import VectorStore
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `kb init` did: where the stores are and the schema revision before and after."""
+
+    database: str
+    vectors: str
+    revision_before: str | None
+    revision: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `kb init --json` object."""
+        return {
+            "database": self.database,
+            "vectors": self.vectors,
+            "revision_before": self.revision_before,
+            "revision": self.revision,
+        }
 
 
 class KB:
@@ -166,7 +189,9 @@ class KB:
         from kb.analysis.experts import ExpertService
 
         return ExpertService(
-            self.reader, self.busfactor, lambda q, k: self.retriever.search(q, k=k)
+            self.reader,
+            self.busfactor,
+            lambda q, k: [hit.source for hit in self.retriever.search(q, k=k)],
         )
 
     def ask(
@@ -183,6 +208,54 @@ class KB:
             question, k=k, asker=asker, channel=channel, surface=surface, record=record
         )
 
+    def ingestor(self, on_batch: Callable[[IngestReport], None] | None = None) -> Ingestor:
+        """The ingestion pipeline over this knowledge base's stores."""
+        from kb.ingest.pipeline import Ingestor
+
+        return Ingestor(
+            self.store,
+            lambda: self.indexer,
+            self.settings,
+            after_run=[self._refresh_danger_zones],
+            on_batch=on_batch,
+        )
+
+    def _refresh_danger_zones(self, source: SourceConfig) -> None:
+        # A --history-only run is the quick bus-factor path: it leaves the hotspot danger
+        # zones to `kb hotspots --save` (and never loads the analyses); notes change no history.
+        if source.kind != "taught" and not source.options.get("history_only"):
+            self.hotspots.after_ingest(source)
+
+    def ingest(
+        self,
+        source: SourceConfig,
+        connector: Connector | None = None,
+        on_batch: Callable[[IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """Ingest one source from its last checkpoint: creates or upgrades the schema first.
+
+        A connector that can `prefetch` starts reading (git log, on the other core) while
+        the store loads. When the run embedded text, the query encoder is exported now,
+        with torch already loaded, so later questions never import it.
+        """
+        from kb.contract.connector import load_connector
+
+        if connector is None:
+            connector = load_connector(source.kind)(source, self.settings)
+        prefetch = getattr(connector, "prefetch", None)
+        if prefetch is not None:
+            from kb.store.history import source_cursor
+
+            prefetch(source_cursor(self.reader, source.kind, source.name))
+        self.store.migrate()
+        report = self.ingestor(on_batch).run(source, connector)
+        if report.index.texts_embedded:
+            self.ensure_query_encoder()
+        # A new service, person or document may have appeared: retrieval re-reads them.
+        self.__dict__.pop("retriever", None)
+        self.__dict__.pop("answers", None)
+        return report
+
     def remember(
         self,
         text: str,
@@ -191,11 +264,10 @@ class KB:
         by: str | None = None,
         severity: Severity | None = None,
         when: datetime | None = None,
-    ) -> tuple[str, IngestReport]:
-        """Store taught knowledge in the teller's words; returns its id and the ingest report."""
-        from kb.ingest.pipeline import Ingestor
-        from kb.ingest.teaching import TaughtNote, taught_source
-        from kb.store.models import Severity, WisdomKind
+    ) -> Remembered:
+        """Store taught knowledge in the teller's words, attributed and dated."""
+        from kb.contract.kinds import Severity, WisdomKind
+        from kb.ingest.teaching import Remembered, TaughtNote, taught_source
 
         note = TaughtNote(
             text,
@@ -205,10 +277,8 @@ class KB:
             wisdom_kind=kind or WisdomKind.UNWRITTEN_RULE,
             severity=severity or Severity.MEDIUM,
         )
-        report = Ingestor(self).run(taught_source(self.settings), connector=note)
-        if "retriever" in self.__dict__:
-            del self.__dict__["retriever"]  # a new service name may have appeared
-        return note.external_id, report
+        report = self.ingest(taught_source(self.settings), connector=note)
+        return Remembered(note.external_id, report.secrets_redacted)
 
     def feedback(self, answer_id: str, vote: Feedback, comment: str | None = None) -> None:
         """Record a vote on an answer."""
@@ -216,11 +286,11 @@ class KB:
 
         set_feedback(self.store, answer_id, vote, comment)
 
-    def gaps(self) -> list[AskedQuestion]:
-        """Unanswered and down-voted questions, newest first."""
-        from kb.store.questions import gaps
+    def gaps(self) -> KnowledgeGaps:
+        """Unanswered and down-voted questions by service, with who could answer them."""
+        from kb.answer.gaps import GapService
 
-        return gaps(self.store)
+        return GapService(self.store, self.experts).gaps()
 
     @cached_property
     def vectors(self) -> VectorStore:
@@ -243,12 +313,23 @@ class KB:
 
         return Indexer(self.store, self.vectors, self.embedder)
 
-    def init(self) -> tuple[str | None, str]:
+    def init(self) -> InitResult:
         """Create or upgrade the schema and the vector collection; export the query encoder."""
-        result = self.store.migrate()
+        before, after = self.store.migrate()
         _ = self.vectors
         self.ensure_query_encoder()
-        return result
+        return InitResult(
+            database=self.settings.redacted()["effective_database_url"],
+            vectors=self.settings.chroma_url or str(self.settings.chroma_path),
+            revision_before=before,
+            revision=after,
+        )
+
+    def status(self) -> dict[str, int]:
+        """Rows per table and the number of vectors."""
+        counts = self.store.counts()
+        counts["vectors"] = self.vectors.count()
+        return counts
 
     def ensure_query_encoder(self) -> Path | None:
         """Export the ONNX query encoder if missing or stale (imports torch: seconds, once).

@@ -238,6 +238,11 @@ class Settings:
         return out
 
 
+def describe() -> dict[str, str]:
+    """Every setting's description, by field name (what `kb config` shows)."""
+    return {f.name: f.metadata["description"] for f in fields(Settings)}
+
+
 def redact_url_password(url: str) -> str:
     """Hide the password of a URL like scheme://user:password@host/... ."""
     from urllib.parse import urlsplit, urlunsplit

@@ -96,14 +96,13 @@ def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def ingest_demo(app: KB, org: Any) -> list[Any]:
     """Ingest every demo repo and the Slack export into `app`; returns the run reports."""
     from kb.contract.connector import SourceConfig
-    from kb.ingest.pipeline import Ingestor
 
     reports = []
     for name in sorted(org.manifest["repos"]):
         path = org.repo_path(name)
-        reports.append(Ingestor(app).run(SourceConfig("git", name, str(path), {})))
+        reports.append(app.ingestor().run(SourceConfig("git", name, str(path), {})))
     reports.append(
-        Ingestor(app).run(SourceConfig("slack-export", "shopfast", str(org.slack_zip), {}))
+        app.ingestor().run(SourceConfig("slack-export", "shopfast", str(org.slack_zip), {}))
     )
     return reports
 

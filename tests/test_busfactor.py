@@ -22,11 +22,10 @@ from kb.analysis.authorship import (
     file_histories,
     truck_factor,
 )
-from kb.analysis.busfactor import java_fold
+from kb.analysis.busfactor_facts import java_fold
 from kb.app import KB
 from kb.contract.connector import SourceConfig
 from kb.errors import NotFoundError
-from kb.ingest.pipeline import Ingestor
 from kb.store import history as sh
 from kb.store.models import ChangeType
 from kb.store.reader import Reader
@@ -160,7 +159,7 @@ def test_java_identity_folding() -> None:
 
 
 def _ingest(app: KB, repo: Repo, name: str) -> None:
-    report = Ingestor(app).run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
+    report = app.ingestor().run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
     assert report.ok, report.failures
 
 
@@ -232,7 +231,7 @@ def test_compatibility_mode_on_a_hand_worked_repository(history_kb: KB, tmp_path
     """
     _ingest(history_kb, _hand_worked_repo(tmp_path / "r"), "r")
     report = history_kb.busfactor.report(algorithm="avelino2016")
-    data = report.as_json()
+    data = report.to_json()
     (repo,) = data["repos"]
     assert repo["files_analyzed"] == 6
     assert repo["truck_factor"] == 2
@@ -264,8 +263,8 @@ def test_default_mode_leaves_out_bots_vendored_files_and_credits_co_authors(
                     DEPENDABOT)  # fmt: skip
     repo.commit("rework app\n\nCo-authored-by: Cy Diaz <cy@x.io>", {"app.py": "b\n"}, BO)
     _ingest(history_kb, repo, "d")
-    compat = history_kb.busfactor.report(algorithm="avelino2016").as_json()["repos"][0]
-    default = history_kb.busfactor.report().as_json()["repos"][0]
+    compat = history_kb.busfactor.report(algorithm="avelino2016").to_json()["repos"][0]
+    default = history_kb.busfactor.report().to_json()["repos"][0]
     # compat: app.py, vendor/lib.py, poetry.lock, deps.txt, bot.cfg -- all of them.
     assert compat["files_analyzed"] == 5
     assert default["files_excluded"] == {"bots only": 1, "lock file": 1, "vendored": 1}
@@ -291,7 +290,7 @@ def test_departed_people_and_leaver_simulation(history_kb: KB, tmp_path: Path) -
     repo.commit("api tune", {"api/h.py": "h2\n", "core/z.py": "z2\n"}, BO)
     _ingest(history_kb, repo, "s")
     report = history_kb.busfactor.report(without=["ana"])
-    data = report.as_json()
+    data = report.to_json()
     (s,) = data["repos"]
     # 6 files; cy's 2 are orphaned already. Known now: core/x, core/y, core/z (ana; bo also
     # authors z: DL 1, AC 0 -> 3.457, 0.83 of ana's 4.169), api/h.py (bo): 4/6.
@@ -380,7 +379,7 @@ def test_demo_senior_is_the_single_point_of_failure(
     app, _ = demo_kb
     truth = demo_org.manifest["stories"]["bus_factor"]  # type: ignore[attr-defined]
     report = app.busfactor.report()
-    data = report.as_json()
+    data = report.to_json()
     services = {s["name"]: s for s in data["services"]}
     for name in truth["orphaned_services"]:
         assert services[name]["truck_factor_authors"] == ["Alex Morgan"], name
@@ -435,7 +434,7 @@ def test_rename_chain_and_reused_path_as_the_reference_tool_reads_them(
     assert table("c.py") == {
         "Dee": (True, 0, 2, True), "Cid": (False, 1, 1, False), "Ben": (False, 1, 1, False)
     }  # fmt: skip
-    assert report.as_json()["repos"][0]["truck_factor"] == 2  # Dee and Eli, 2 files each
+    assert report.to_json()["repos"][0]["truck_factor"] == 2  # Dee and Eli, 2 files each
 
 
 def test_demo_who_knows_the_user_token_code_now(demo_kb: tuple[KB, list[object]]) -> None:

@@ -26,10 +26,16 @@ def test_help_lists_every_command_with_an_example() -> None:
     runner = CliRunner()
     top = runner.invoke(cli, ["--help"], obj={})
     assert top.exit_code == 0
-    assert {"init", "config", "seed", "status", "ingest"} <= set(cli.commands)
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    # `seed` is not kb's own: the demo organisation adds it through an entry point.
+    assert {"init", "config", "seed", "status", "ingest"} <= set(names)
+    assert "seed" not in cli.commands
     examples = top.output.split("Examples:")[1]
     leaves: list[tuple[str, ...]] = []
-    for name, cmd in cli.commands.items():
+    for name in names:
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None, name
         if isinstance(cmd, click.Group):
             leaves.extend((name, sub) for sub in cmd.commands)
             group_help = runner.invoke(cli, [name, "--help"], obj={})

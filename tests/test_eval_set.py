@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
+from facts import make_hit  # noqa: E402
+
 from bench.baselines import (  # noqa: E402
     BM25,
     Baselines,
@@ -47,7 +49,7 @@ from bench.retrieval import (  # noqa: E402
     source_of_hit,
     validate_eval_set,
 )
-from kb.answer.types import Hit  # noqa: E402
+from kb.retrieval.hits import Hit  # noqa: E402
 from kb.store.models import WisdomKind  # noqa: E402
 from seed import generate_demo_org  # noqa: E402
 
@@ -319,7 +321,7 @@ def _hit(kind: str, **fields: Any) -> Hit:
         "snippet": "",
         "score": 1.0,
     }
-    return Hit(**{**base, **fields})
+    return make_hit(**{**base, **fields})
 
 
 def test_kb_hits_map_to_sources() -> None:

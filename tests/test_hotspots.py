@@ -20,7 +20,6 @@ from kb.app import KB
 from kb.cli import cli
 from kb.contract.connector import SourceConfig
 from kb.contract.records import IncidentRecord, Record, ServiceRecord, WisdomRecord
-from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store import risk as sr
 from kb.store.models import Severity, WisdomKind, WisdomOrigin
@@ -36,14 +35,14 @@ pytestmark = pytest.mark.usefixtures("isolated_git")
 def _ingest(app: KB, repo: Repo, name: str = "r") -> None:
     """A history-only ingest (the quick path leaves danger zones alone), then the refresh
     `kb hotspots --save` runs (a full ingest runs it by itself)."""
-    report = Ingestor(app).run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
+    report = app.ingestor().run(SourceConfig("git", name, str(repo.path), {"history_only": True}))
     assert report.ok, report.failures
     app.hotspots.refresh_danger_zones(name)
 
 
 def test_history_only_ingest_leaves_danger_zones_to_save(history_kb: KB, tmp_path: Path) -> None:
     repo, _ = _crafted(tmp_path / "q")
-    report = Ingestor(history_kb).run(
+    report = history_kb.ingestor().run(
         SourceConfig("git", "q", str(repo.path), {"history_only": True})
     )
     assert report.ok and _hotspot_zones(history_kb) == {}
@@ -52,7 +51,7 @@ def test_history_only_ingest_leaves_danger_zones_to_save(history_kb: KB, tmp_pat
 
 
 def _facts(app: KB, *records: Record) -> None:
-    Ingestor(app).run(SourceConfig("slack", "facts", "local", {}), connector=Facts(*records))
+    app.ingestor().run(SourceConfig("slack", "facts", "local", {}), connector=Facts(*records))
 
 
 def _crafted(path: Path) -> tuple[Repo, dict[str, str]]:

@@ -12,7 +12,6 @@ from gitrepo import Repo
 
 from kb.app import KB
 from kb.contract.connector import SourceConfig
-from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +98,7 @@ def test_the_bus_factor_path_loads_no_sqlalchemy(tmp_path: Path) -> None:
     repo.commit("start", {"a.py": "a\n", "b.py": "b\n"})
     app = KB(Settings(home=tmp_path / "kb"))
     app.store.migrate()
-    report = Ingestor(app).run(SourceConfig("git", "svc", str(repo.path), {"history_only": True}))
+    report = app.ingestor().run(SourceConfig("git", "svc", str(repo.path), {"history_only": True}))
     assert report.ok
     app.close()
     code = (

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from facts import make_hit
 from fakes.ollama_api import FakeOllama
 from fakes.openai_api import FakeOpenAI
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -35,8 +36,8 @@ from kb.answer.llm import (
     build_llm_answerer,
     clean_citations,
 )
-from kb.answer.types import Hit
 from kb.errors import ConfigError, MissingExtraError
+from kb.retrieval.hits import Hit
 from kb.settings import Secret, Settings
 
 QUESTION = "Why is order to payment asynchronous?"
@@ -81,7 +82,7 @@ def _hit(number: int, **fields: Any) -> Hit:
         "text": f"Text of document {number}.",
     }
     base.update(fields)
-    return Hit(**base)
+    return make_hit(**base)
 
 
 @pytest.fixture

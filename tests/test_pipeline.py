@@ -31,7 +31,6 @@ from kb.contract.records import (
     Skipped,
     WisdomRecord,
 )
-from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store.models import (
     ChangeType,
@@ -105,7 +104,7 @@ def test_batches_commit_with_their_cursor_and_a_crash_keeps_committed_ones(kb_ap
     ]
     crashing = ScriptedConnector(script, crash_after=6)
     with pytest.raises(RuntimeError):
-        Ingestor(kb_app).run(_config(), connector=crashing)
+        kb_app.ingestor().run(_config(), connector=crashing)
     store = kb_app.store
     src = store.ensure_source(SourceKind.GIT, "payment-service", "/repos/payment-service")
     # Batches 1-2 committed; the cursor says so; the half-read third batch kept no cursor.
@@ -116,7 +115,7 @@ def test_batches_commit_with_their_cursor_and_a_crash_keeps_committed_ones(kb_ap
     assert kb_app.vectors.count() == store.counts()["chunks"] > 0
 
     again = ScriptedConnector(script)
-    Ingestor(kb_app).run(_config(), connector=again)
+    kb_app.ingestor().run(_config(), connector=again)
     assert again.cursors_seen == [{"last_commit": "b2"}]
     with store.transaction() as s:
         assert sorted(s.scalars(select(Commit.sha))) == ["a1", "b2", "c3"]
@@ -136,7 +135,7 @@ def test_secrets_are_redacted_before_storage_and_embedding(kb_app: KB) -> None:
         _doc("git:payment-service:file:config.md#doc", body),
         Checkpoint({"last_commit": "a1"}),
     ]
-    report = Ingestor(kb_app).run(_config(), connector=ScriptedConnector(script))
+    report = kb_app.ingestor().run(_config(), connector=ScriptedConnector(script))
     assert report.secrets_redacted >= 4
     with kb_app.store.transaction() as s:
         texts = [*s.scalars(select(Document.body)), *s.scalars(select(Commit.message))]
@@ -156,9 +155,9 @@ def test_failures_and_skips_are_reported_and_the_run_goes_on(kb_app: KB) -> None
         _doc("git:payment-service:file:README.md#doc", "# Payments\n\nHello."),
         Checkpoint({"done": True}),
     ]
-    report = Ingestor(kb_app).run(_config(), connector=ScriptedConnector(script))
+    report = kb_app.ingestor().run(_config(), connector=ScriptedConnector(script))
     assert not report.ok
-    summary = report.as_json()
+    summary = report.to_json()
     assert summary["failures"] == [
         {"where": "payment-service:docs/broken.md:3", "message": "not UTF-8 text; skipped"}
     ]
@@ -180,11 +179,11 @@ def test_document_set_removes_deleted_files_documents_wisdom_and_vectors(kb_app:
         ),
         Checkpoint({"n": 1}),
     ]
-    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(first))
+    kb_app.ingestor().run(_config(), connector=ScriptedConnector(first))
     # The module header and the danger zone (which gets a searchable document of its own).
     assert kb_app.vectors.count() == 2
     deleted: list[Record] = [DocumentSet(prefix, frozenset()), Checkpoint({"n": 2})]
-    report = Ingestor(kb_app).run(_config(), connector=ScriptedConnector(deleted))
+    report = kb_app.ingestor().run(_config(), connector=ScriptedConnector(deleted))
     assert report.index.documents_deleted == 2
     assert kb_app.store.counts()["documents"] == 0
     assert kb_app.store.counts()["wisdom_entries"] == 0
@@ -201,7 +200,7 @@ def test_people_merge_by_email_and_name_and_keep_activity_span(kb_app: KB) -> No
         PersonRecord(name="dependabot[bot]", emails=("bot@dependabot.com",), is_bot=True),
         Checkpoint({}),
     ]
-    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(script))
+    kb_app.ingestor().run(_config(), connector=ScriptedConnector(script))
     with kb_app.store.transaction() as s:
         people = s.scalars(select(Person).order_by(Person.id)).all()
         assert [p.display_name for p in people] == ["Priya Sharma", "dependabot[bot]"]
@@ -252,7 +251,7 @@ def test_incidents_merge_and_events_become_async_dependencies(kb_app: KB) -> Non
         WisdomRecord("adr:3", WisdomKind.DESIGN_RATIONALE, "ADR-0003", "async via events"),
         Checkpoint({}),
     ]
-    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(script))
+    kb_app.ingestor().run(_config(), connector=ScriptedConnector(script))
     with kb_app.store.transaction() as s:
         dep = s.scalars(select(ServiceDependency)).one()
         assert dep.kind == DependencyKind.ASYNC_EVENT and dep.detail == "order.payment_requested"
@@ -295,13 +294,13 @@ def test_facts_a_changed_file_no_longer_states_are_forgotten(kb_app: KB) -> None
         DocumentSet(prefix, frozenset()),
         Checkpoint({"n": 1}),
     ]
-    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(first))
+    kb_app.ingestor().run(_config(), connector=ScriptedConnector(first))
     with kb_app.store.transaction() as s:
         kinds = sorted(d.kind.value for d in s.scalars(select(ServiceDependency)))
     assert kinds == ["async_event", "sync_http"]
     # The file changed: it no longer calls user-service nor publishes order.created.
     second: list[Record] = [DocumentSet(prefix, frozenset()), Checkpoint({"n": 2})]
-    Ingestor(kb_app).run(_config(), connector=ScriptedConnector(second))
+    kb_app.ingestor().run(_config(), connector=ScriptedConnector(second))
     with kb_app.store.transaction() as s:
         assert s.scalars(select(ServiceDependency)).all() == []
 
@@ -342,7 +341,7 @@ def test_concurrent_batches_never_both_create_a_person(
     def run(app: KB, name: str) -> None:
         try:
             connector = Facts(alex)
-            reports.append(Ingestor(app).run(SourceConfig("slack", name, "x", {}), connector))
+            reports.append(app.ingestor().run(SourceConfig("slack", name, "x", {}), connector))
         except BaseException as exc:  # the failure under test
             errors.append(exc)
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from kb.app import KB
 from kb.contract.connector import SourceConfig
 from kb.errors import ConfigError
-from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store.history import source_cursor
 from kb.store.models import Repo as RepoRow
@@ -89,7 +88,7 @@ def test_a_source_cursor_reads_as_the_store_saved_it(history_kb: KB, tmp_path: P
     repo = Repo(tmp_path / "svc")
     repo.commit("start", {"a.py": "a\n"})
     config = SourceConfig("git", "svc", str(repo.path), {"history_only": True})
-    assert Ingestor(history_kb).run(config).ok
+    assert history_kb.ingestor().run(config).ok
     with history_kb.store.transaction() as s:
         source_id = s.scalars(select(Source.id).where(Source.name == "svc")).one()
     saved = history_kb.store.cursor(source_id)

@@ -10,7 +10,6 @@ from gitrepo import Repo
 
 from kb.app import KB
 from kb.contract.connector import SourceConfig
-from kb.ingest.pipeline import Ingestor
 from kb.retrieval.commit_search import CommitLog, words_of
 from kb.retrieval.hybrid import _plain_subject
 from kb.retrieval.intent import _stem, period_named, read_intent
@@ -118,7 +117,7 @@ def terse_repo(tmp_path: Path) -> Path:
 def test_a_commit_that_is_only_a_subject_answers_a_history_question(
     kb_app: KB, terse_repo: Path
 ) -> None:
-    Ingestor(kb_app).run(SourceConfig("git", "web", str(terse_repo), {}))
+    kb_app.ingestor().run(SourceConfig("git", "web", str(terse_repo), {}))
     retriever = kb_app.retriever
     hits = retriever.search("When was the gunicorn worker timeout cut to 30 seconds?", k=5)
     assert hits[0].kind == "commit", [(h.kind, h.title) for h in hits]

@@ -42,7 +42,6 @@ from kb.contract.records import (
     WisdomRecord,
 )
 from kb.errors import SourceError
-from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store.models import Incident, Person, Severity, WisdomKind
 
@@ -446,7 +445,7 @@ def test_parser_never_raises_on_arbitrary_json(value: Any) -> None:
 
 def test_the_pipeline_stores_threads_incidents_and_who_left(export: Path, kb_app: KB) -> None:
     config = SourceConfig("slack-export", "acme", str(export))
-    report = Ingestor(kb_app).run(config, connector=SlackExportConnector(config, kb_app.settings))
+    report = kb_app.ingestor().run(config, connector=SlackExportConnector(config, kb_app.settings))
     assert report.ok and report.incidents == 2 and report.index.documents_written == 9
     with kb_app.store.transaction() as session:
         incident = session.scalars(
@@ -465,7 +464,7 @@ def test_the_pipeline_stores_threads_incidents_and_who_left(export: Path, kb_app
         assert dave.left_at is not None
         alice = session.scalars(select(Person).where(Person.display_name == "Alice Adams")).one()
         assert alice.left_at is None
-    again = Ingestor(kb_app).run(config, connector=SlackExportConnector(config, kb_app.settings))
+    again = kb_app.ingestor().run(config, connector=SlackExportConnector(config, kb_app.settings))
     assert again.batches == 1 and again.index.documents_written == 0
 
 

@@ -19,7 +19,6 @@ from kb.app import KB
 from kb.cli import cli
 from kb.contract.connector import SourceConfig
 from kb.contract.records import PersonRecord, WisdomRecord
-from kb.ingest.pipeline import Ingestor
 from kb.settings import Settings
 from kb.store.models import WisdomEntry, WisdomKind, WisdomOrigin
 
@@ -54,7 +53,7 @@ def _build(app: KB, path: Path) -> dict[str, Any]:
     repo.git("mv", "src/moved.py", "src/new_place.py")
     repo.commit("move it", author=ANA)
     late = repo.clock + timedelta(days=1)
-    report = Ingestor(app).run(SourceConfig("git", "r", str(repo.path), {"history_only": True}))
+    report = app.ingestor().run(SourceConfig("git", "r", str(repo.path), {"history_only": True}))
     assert report.ok, report.failures
     facts = Facts(
         PersonRecord(name="Dee Park", emails=("dee@x.io",), left_at=recorded, seen_at=late),
@@ -68,7 +67,7 @@ def _build(app: KB, path: Path) -> dict[str, Any]:
         _rule("by-dee", None, recorded, by="dee@x.io"),
         _rule("by-ana", None, recorded, by="ana@x.io"),
     )
-    Ingestor(app).run(SourceConfig("slack", "facts", "local", {}), connector=facts)
+    app.ingestor().run(SourceConfig("slack", "facts", "local", {}), connector=facts)
     with app.store.transaction() as s:
         s.execute(
             update(WisdomEntry)
@@ -108,7 +107,7 @@ def test_stale_reasons_on_a_crafted_repository(history_kb: KB, tmp_path: Path) -
     strict = StalenessService(history_kb.store, history_kb.reader, min_commits=2).stale()
     assert "test:b-twice" in {e.entry.external_id for e in strict}
     only_kind = history_kb.staleness.stale(kind=WisdomKind.DANGER_ZONE)
-    assert only_kind == []
+    assert list(only_kind) == []
 
 
 def test_path_globs() -> None:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kb.analysis.busfactor import BusFactorReport
+from kb.contract.markdown import pct as _pct
+from kb.contract.markdown import table as _table
+
+if TYPE_CHECKING:
+    from kb.analysis.busfactor import BusFactorReport
 
 _TOP_PEOPLE = 12
 _TOP_DIRECTORIES = 15
-
-
-def _pct(x: float) -> str:
-    return f"{x:.0%}"
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
 
 
 def busfactor_markdown(
@@ -28,9 +20,9 @@ def busfactor_markdown(
     """Truck factors, single points of failure, orphaned knowledge and leaver simulations.
 
     Simulates the departure of each of the `leavers` people who alone know the most;
-    `data` is `report.as_json()` when the caller has it already.
+    `data` is `report.to_json()` when the caller has it already.
     """
-    data = data if data is not None else report.as_json()
+    data = data if data is not None else report.to_json()
     lines = ["# Knowledge risk: bus factor", ""]
     when = f" as of {data['as_of'][:10]}" if data["as_of"] else ""
     mode = (

@@ -21,7 +21,7 @@ from kb.store import history as sh
 from kb.store.reader import Reader
 
 if TYPE_CHECKING:
-    from kb.answer.types import Hit
+    from kb.store.search import SourceRef
 
 RECENT_DAYS = 180
 TOPIC_HITS = 10
@@ -57,7 +57,7 @@ class Expert:
             parts.append(f"in {self.threads} Slack thread{'s' * (self.threads > 1)}")
         return "; ".join(parts) or "mentioned"
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "departed": self.departed,
@@ -91,14 +91,35 @@ class Experts:
     def departed(self) -> list[Expert]:
         return [p for p in self.people if p.departed]
 
-    def as_json(self) -> dict[str, Any]:
+    def to_markdown(self) -> str:
+        """Who knows the area, with their evidence; who knew it but left, apart."""
+        lines = [f"# Who knows {self.query}", "", f"{self.kind}: {', '.join(self.scope[:5])}", ""]
+        if not self.people:
+            lines.append("No one kb knows of.")
+        for e in self.current:
+            lines.append(f"- **{e.name}**: {e.reason()}")
+            evidence = e.evidence
+            for line in (
+                *evidence["files"][:3],
+                *evidence["commits"][:2],
+                *evidence["threads"][:2],
+            ):
+                lines.append(f"  - {line}")
+        if self.departed:
+            lines += ["", "Knew it, but left:"]
+            for e in self.departed:
+                seen = e.last_activity.date().isoformat() if e.last_activity else "?"
+                lines.append(f"- {e.name} (last seen {seen}): {e.reason()}")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "kind": self.kind,
             "scope": self.scope,
             "files": self.files,
-            "people": [p.as_json() for p in self.current],
-            "departed": [p.as_json() for p in self.departed],
+            "people": [p.to_json() for p in self.current],
+            "departed": [p.to_json() for p in self.departed],
         }
 
 
@@ -121,7 +142,7 @@ class ExpertService:
         self,
         reader: Reader,
         busfactor: BusFactorService,
-        search: Callable[[str, int], Sequence[Hit]] | None = None,
+        search: Callable[[str, int], Sequence[SourceRef]] | None = None,
     ) -> None:
         self.reader = reader
         self.busfactor = busfactor
@@ -140,7 +161,7 @@ class ExpertService:
         query: str,
         kind: str,
         areas: Sequence[Area],
-        threads: Sequence[Hit] = (),
+        threads: Sequence[SourceRef] = (),
         limit: int = 5,
     ) -> Experts:
         repos = sorted({a.repo for a in areas})
@@ -159,7 +180,7 @@ class ExpertService:
 
     # -- what the query names -----------------------------------------------------------------
 
-    def _areas(self, query: str) -> tuple[str, list[Area], list[Hit]]:
+    def _areas(self, query: str) -> tuple[str, list[Area], list[SourceRef]]:
         folded = query.casefold()
         for svc in sh.services(self.reader):
             if svc.name.casefold() == folded and svc.repo:
@@ -179,7 +200,7 @@ class ExpertService:
             raise NotFoundError(f"{query!r} is no service, repository or path kb knows")
         hits = list(self.search(query, TOPIC_HITS))
         areas: list[Area] = []
-        threads: list[Hit] = []
+        threads: list[SourceRef] = []
         for rank, hit in enumerate(hits):
             weight = 1.0 / (1 + rank)
             if hit.kind == "slack":
@@ -233,7 +254,10 @@ class ExpertService:
         return len(seen_files)
 
     def _from_threads(
-        self, threads: Iterable[Hit], report: BusFactorReport | None, experts: dict[str, Expert]
+        self,
+        threads: Iterable[SourceRef],
+        report: BusFactorReport | None,
+        experts: dict[str, Expert],
     ) -> None:
         people = sh.people(self.reader)
         by_name = {normalise_name(p.name): p for p in people.values() if not p.is_bot}

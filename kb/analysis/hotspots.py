@@ -22,9 +22,10 @@ broke (a fix, a revert or an incident) qualifies: not tests, not prose docs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -32,7 +33,9 @@ from typing import Any
 
 from kb.analysis.authorship import Change, file_histories
 from kb.analysis.busfactor import BusFactorReport, BusFactorService
-from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
+from kb.contract.connector import SourceConfig
+from kb.contract.kinds import Severity, SourceKind, WisdomKind, WisdomOrigin
+from kb.contract.markdown import table
 from kb.contract.records import WisdomRecord
 from kb.errors import NotFoundError
 from kb.store import history as sh
@@ -75,7 +78,7 @@ class CommitRef:
     subject: str
     date: str
 
-    def as_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str]:
         return {"sha": self.sha, "subject": self.subject, "date": self.date}
 
 
@@ -87,7 +90,7 @@ class IncidentLink:
     title: str
     how: list[str] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "how": self.how}
 
 
@@ -178,7 +181,7 @@ class Hotspot:
         )
         return "\n".join(lines)
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "repo": self.repo,
             "path": self.path,
@@ -192,15 +195,15 @@ class Hotspot:
             "last_change": self.last_change.isoformat() if self.last_change else None,
             "authors": self.authors,
             "authors_here": self.authors_here,
-            "incidents": [i.as_json() for i in self.incidents],
-            "fix_commits": [c.as_json() for c in self.fixes],
-            "revert_commits": [c.as_json() for c in self.reverts],
+            "incidents": [i.to_json() for i in self.incidents],
+            "fix_commits": [c.to_json() for c in self.fixes],
+            "revert_commits": [c.to_json() for c in self.reverts],
             "summary": self.summary(),
         }
 
     def danger_zone(self) -> WisdomRecord:
         """The extracted danger-zone wisdom entry this hotspot stands for."""
-        evidence = self.as_json()
+        evidence = self.to_json()
         evidence["fix_commits"] = evidence["fix_commits"][:20]
         evidence["revert_commits"] = evidence["revert_commits"][:20]
         return WisdomRecord(
@@ -215,6 +218,46 @@ class Hotspot:
             severity=self.severity,
             meta={"hotspot": evidence},
         )
+
+
+@dataclass
+class HotspotReport:
+    """What `kb hotspots` shows: files ranked by hotspot score, best first."""
+
+    hotspots: list[Hotspot]
+
+    def __iter__(self) -> Iterator[Hotspot]:
+        return iter(self.hotspots)
+
+    def __len__(self) -> int:
+        return len(self.hotspots)
+
+    def __getitem__(self, index: int) -> Hotspot:
+        return self.hotspots[index]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `kb hotspots --json` object."""
+        return {"hotspots": [h.to_json() for h in self.hotspots]}
+
+    def to_markdown(self) -> str:
+        """The ranking as a table, then each file's evidence."""
+        if not self.hotspots:
+            return "No history in kb yet: run `kb ingest git PATH` first."
+        rows = [
+            [
+                f"{h.score:g}",
+                f"`{h.repo}:{h.path}`",
+                str(h.changes),
+                str(len(h.fixes)),
+                str(len(h.reverts)),
+                ", ".join(h.authors_here) or "**no one**",
+                ", ".join(i.id for i in h.incidents) or "—",
+            ]
+            for h in self.hotspots
+        ]
+        header = ["score", "file", "changes", "fixes", "reverts", "still here", "incidents"]
+        lines = ["# Hotspots (churn × trouble × knowledge × incidents)", "", *table(header, rows)]
+        return "\n".join(lines)
 
 
 def _names(names: Sequence[str], most: int = 3) -> str:
@@ -258,14 +301,14 @@ class HotspotService:
         self.per_repo = per_repo
         self.min_score = min_score
 
-    def hotspots(self, repo: str | None = None, limit: int | None = 20) -> list[Hotspot]:
+    def hotspots(self, repo: str | None = None, limit: int | None = 20) -> HotspotReport:
         """Files ranked by hotspot score, best first (all repos, or one)."""
         names = sh.repo_names(self.busfactor.reader)
         if repo is not None and repo not in names:
             raise NotFoundError(f"no repository {repo!r} (known: {', '.join(names) or 'none'})")
         wanted = [repo] if repo is not None else names
         if not wanted:
-            return []
+            return HotspotReport([])
         report = self.busfactor.report(repo=repo, depth=0)
         incidents = sr.incident_texts(self.store)
         services = sh.services(self.busfactor.reader)
@@ -273,7 +316,7 @@ class HotspotService:
         for name in wanted:
             out.extend(self._repo_hotspots(name, report, incidents, services))
         out.sort(key=lambda h: (-h.score, h.repo, h.path))
-        return out if limit is None else out[:limit]
+        return HotspotReport(out if limit is None else out[:limit])
 
     def refresh_danger_zones(self, repo: str | None = None) -> dict[str, int]:
         """Rewrite the hotspot danger zones of one repo (or all): repo -> entries written.
@@ -293,6 +336,13 @@ class HotspotService:
             sr.replace_hotspot_wisdom(self.store, name, [h.danger_zone() for h in top])
             written[name] = len(top)
         return written
+
+    def after_ingest(self, source: SourceConfig) -> None:
+        """Re-rank the hotspot danger zones after an ingest run: of the repo a git run read,
+        else of every repo (a Slack or ADR run may bring incidents that name files)."""
+        # NotFoundError: the run failed before its repo was stored.
+        with contextlib.suppress(NotFoundError):
+            self.refresh_danger_zones(source.name if source.kind == SourceKind.GIT else None)
 
     def _repo_hotspots(
         self,

@@ -19,12 +19,14 @@ are never stale by their files.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from kb.analysis.departure import has_departed
 from kb.contract.kinds import ChangeType, WisdomKind
+from kb.contract.markdown import table
 from kb.store import history as sh
 from kb.store import risk as sr
 from kb.store.reader import Reader
@@ -44,7 +46,7 @@ class StaleReason:
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "detail": self.detail, "evidence": self.evidence}
 
 
@@ -56,10 +58,10 @@ class StaleEntry:
     since: datetime | None
     reasons: list[StaleReason]
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         out = wisdom_json(self.entry)
         out["stale_since"] = self.since.isoformat() if self.since else None
-        out["reasons"] = [r.as_json() for r in self.reasons]
+        out["reasons"] = [r.to_json() for r in self.reasons]
         return out
 
 
@@ -83,6 +85,69 @@ def wisdom_json(row: sr.WisdomRow) -> dict[str, Any]:
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "last_verified_at": row.last_verified_at.isoformat() if row.last_verified_at else None,
     }
+
+
+@dataclass
+class WisdomList:
+    """What `kb wisdom` lists: active entries, optionally of one service and kind."""
+
+    entries: list[sr.WisdomRow]
+
+    def __iter__(self) -> Iterator[sr.WisdomRow]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `kb wisdom --json` object."""
+        return {"entries": [wisdom_json(r) for r in self.entries]}
+
+    def to_markdown(self) -> str:
+        """The entries as a table."""
+        if not self.entries:
+            return "No wisdom entries match."
+        rows = [
+            [
+                r.kind,
+                r.severity,
+                ":".join(x for x in (r.repo, r.path_glob) if x) or r.service or "",
+                r.title.splitlines()[0][:70] if r.title else "",
+                r.said_by or r.origin,
+            ]
+            for r in self.entries
+        ]
+        return "\n".join(table(["kind", "severity", "where", "title", "said by"], rows))
+
+
+@dataclass
+class StaleWisdom:
+    """What `kb wisdom --stale` lists: entries to re-verify, each with its reasons."""
+
+    entries: list[StaleEntry]
+
+    def __iter__(self) -> Iterator[StaleEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `kb wisdom --stale --json` object."""
+        return {"entries": [e.to_json() for e in self.entries]}
+
+    def to_markdown(self) -> str:
+        """Each entry with why it needs re-verifying."""
+        if not self.entries:
+            return "Nothing to re-verify."
+        lines = [f"# {len(self.entries)} wisdom entries to re-verify", ""]
+        for e in self.entries:
+            where = e.entry.path_glob or e.entry.service or e.entry.repo or ""
+            lines.append(f"## {e.entry.title} ({e.entry.kind}, {where})")
+            lines.append(f"`{e.entry.external_id}`")
+            lines.extend(f"- {r.detail}" for r in e.reasons)
+            lines.append("")
+        return "\n".join(lines)
 
 
 def matches(glob: str, path: str) -> bool:
@@ -109,15 +174,15 @@ class StalenessService:
         self.departed_after_days = departed_after_days
         self.min_commits = min_commits
 
-    def entries(
-        self, service: str | None = None, kind: WisdomKind | None = None
-    ) -> list[sr.WisdomRow]:
+    def entries(self, service: str | None = None, kind: WisdomKind | None = None) -> WisdomList:
         """Active wisdom entries, optionally of one service (or repo) and kind."""
-        return sr.wisdom_rows(self.store, service=service, kinds=(kind,) if kind else ())
+        return WisdomList(
+            sr.wisdom_rows(self.store, service=service, kinds=(kind,) if kind else ())
+        )
 
-    def stale(self, service: str | None = None, kind: WisdomKind | None = None) -> list[StaleEntry]:
+    def stale(self, service: str | None = None, kind: WisdomKind | None = None) -> StaleWisdom:
         """The entries flagged for re-verification, with their reasons, oldest first."""
-        rows = self.entries(service, kind)
+        rows = self.entries(service, kind).entries
         people = sh.people(self.reader)
         as_of = sh.latest_activity(self.reader)
         histories: dict[str, sh.RepoHistory | None] = {}
@@ -148,7 +213,7 @@ class StalenessService:
                     reasons.append(reason)
             if reasons:
                 out.append(StaleEntry(row, since, reasons))
-        return out
+        return StaleWisdom(out)
 
     def _departed(
         self, person: sh.PersonRow | None, role: str, as_of: datetime | None

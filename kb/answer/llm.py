@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kb.answer.types import Hit
 from kb.errors import ConfigError, MissingExtraError
+from kb.retrieval.hits import Hit
 from kb.settings import Settings
 
 if TYPE_CHECKING:

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kb.analysis.departure import has_departed
-from kb.answer.types import Answer, Citation, Hit, Person
+from kb.answer.types import Answer, Citation, Contact
 from kb.errors import KBError
+from kb.retrieval.hits import Hit
 from kb.retrieval.hybrid import Retriever
 from kb.retrieval.intent import Intent, _stem, terms_of
 from kb.store import Store
@@ -105,7 +106,7 @@ class AnswerService:
                     "question": question,
                     "answer": answer.answer,
                     "confidence": answer.confidence,
-                    "citations": [c.as_json() for c in answer.citations],
+                    "citations": [c.to_json() for c in answer.citations],
                     "answered": answer.answered,
                     "services": services,
                     "asker": asker,
@@ -232,19 +233,13 @@ class AnswerService:
                 ids = sq.documents_by_external_id(self.store, [ext])
                 firsts = sq.first_chunks(self.store, ids.values())
                 for src in sq.chunk_sources(self.store, firsts.values()).values():
-                    if not src.commit or src.commit in cited:
+                    if not src.doc.commit or src.doc.commit in cited:
                         continue
-                    citations.append(
-                        Citation(
-                            kind="commit", title=src.title, repo=src.repo, path=None,
-                            commit=src.commit, url=src.url, snippet=src.chunk_text[:240],
-                            score=0.0, number=len(citations) + 1, author=src.author,
-                            date=src.created_at.date().isoformat() if src.created_at else None,
-                            role="implementation",
-                        )
-                    )  # fmt: skip
-                    if src.commit:
-                        cited.add(src.commit)
+                    number = len(citations) + 1
+                    snippet = src.chunk_text[:240]
+                    citations.append(Citation(src.doc, snippet, 0.0, number, "implementation"))
+                    if src.doc.commit:
+                        cited.add(src.doc.commit)
 
     def _watch_out(self, services: Sequence[str], question: str) -> list[str]:
         if not services:
@@ -269,7 +264,9 @@ class AnswerService:
 
     # -- people ---------------------------------------------------------------------------
 
-    def _people(self, intent: Intent, hits: Sequence[Hit], services: Sequence[str]) -> list[Person]:
+    def _people(
+        self, intent: Intent, hits: Sequence[Hit], services: Sequence[str]
+    ) -> list[Contact]:
         """Who knows this area now, by authorship; people who left are marked."""
         if self.experts is not None:
             experts = self._experts(hits, services)
@@ -283,19 +280,19 @@ class AnswerService:
         rows = sq.contributors(self.store, repo=repo, paths=paths) if paths else []
         if not rows and repo:
             rows = sq.contributors(self.store, repo=repo)
-        people: list[Person] = []
+        people: list[Contact] = []
         for c in rows:
             if c.is_bot:
                 continue
             left = self._departed(c, now)
             since = c.last_commit.date().isoformat() if c.last_commit else "?"
             what = f"{c.commits} commits to {'these files' if paths else repo}, last {since}"
-            people.append(Person(name=c.name, departed=left, reason=what))
+            people.append(Contact(name=c.name, departed=left, reason=what))
         active = [p for p in people if not p.departed][:3]
         gone = [p for p in people if p.departed][:2]
         return active + gone
 
-    def _experts(self, hits: Sequence[Hit], services: Sequence[str]) -> list[Person]:
+    def _experts(self, hits: Sequence[Hit], services: Sequence[str]) -> list[Contact]:
         """The people of the cited files (degree of authorship, recent commits, threads)."""
         from kb.analysis.experts import Area
 
@@ -311,18 +308,18 @@ class AnswerService:
             if repo is None:
                 return []
             areas = [Area(repo, "")]
-        threads = [h for h in top if h.kind == "slack"]
+        threads = [h.source for h in top if h.kind == "slack"]
         try:
             found = self.experts.for_areas("", "answer", areas, threads, limit=3)
         except KBError:  # a repo kb no longer has: fall back to commit counts
             return []
-        return [Person(name=e.name, departed=e.departed, reason=e.reason()) for e in found.people]
+        return [Contact(name=e.name, departed=e.departed, reason=e.reason()) for e in found.people]
 
     def _departed(self, c: sq.Contributor, now: datetime) -> bool:
         return has_departed(c.left_at, c.last_activity, now, self.departed_after_days)
 
     @staticmethod
-    def _who_line(people: Sequence[Person]) -> str:
+    def _who_line(people: Sequence[Contact]) -> str:
         active = [p for p in people if not p.departed]
         gone = [p for p in people if p.departed]
         text = ""
@@ -356,5 +353,5 @@ class AnswerService:
                 c.role = "retrieved"
 
 
-def _person_text(p: Person) -> str:
+def _person_text(p: Contact) -> str:
     return f"{p.name}{' (left)' if p.departed else ''} — {p.reason}"

@@ -3,56 +3,69 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
+
+from kb.retrieval.hits import Hit
+from kb.store.search import SourceRef
 
 CITATION_KINDS = ("adr", "commit", "doc", "code", "slack", "postmortem", "contract", "note")
 
 
 @dataclass
-class Hit:
-    """One retrieved source document (a document is returned once, with its best snippet)."""
-
-    document_id: int
-    external_id: str
-    kind: str  # one of CITATION_KINDS
-    title: str
-    repo: str | None
-    path: str | None
-    commit: str | None
-    url: str | None
-    snippet: str
-    score: float
-    text: str = ""  # the best-matching chunk(s), for composing or prompting
-    service: str | None = None
-    author: str | None = None
-    created_at: datetime | None = None
-    status: str | None = None  # ADR status
-    line: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class Citation:
-    """A source an answer rests on, in the shape of DESIGN.md's `ask --json`."""
+    """A source an answer rests on, numbered as the answer's [n] markers name it."""
 
-    kind: str
-    title: str
-    repo: str | None
-    path: str | None
-    commit: str | None
-    url: str | None
+    source: SourceRef
     snippet: str
     score: float
     number: int = 0
-    author: str | None = None
-    date: str | None = None
     # "answer"; "context" (a superseded decision); "implementation" (commits of a decision);
     # "closest" (shown with "I don't know"); "retrieved" (found but not cited by the LLM).
     role: str = "answer"
 
-    def as_json(self) -> dict[str, Any]:
-        """The stable citation object (extra keys are additions, never changes)."""
+    @property
+    def kind(self) -> str:
+        return self.source.kind
+
+    @property
+    def title(self) -> str:
+        return self.source.title
+
+    @property
+    def repo(self) -> str | None:
+        return self.source.repo
+
+    @property
+    def path(self) -> str | None:
+        return self.source.path
+
+    @property
+    def commit(self) -> str | None:
+        return self.source.commit
+
+    @property
+    def url(self) -> str | None:
+        return self.source.url
+
+    @property
+    def author(self) -> str | None:
+        return self.source.author
+
+    @property
+    def date(self) -> str | None:
+        created = self.source.created_at
+        return created.date().isoformat() if created else None
+
+    @property
+    def where(self) -> str:
+        """Where to open it: its web link, else repo, path and short commit."""
+        if self.url:
+            return self.url
+        commit = (self.commit or "")[:10] or None
+        return " ".join(x for x in (self.repo, self.path, commit) if x)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable citation object of `ask --json` (extra keys are additions only)."""
         return {
             "kind": self.kind,
             "title": self.title,
@@ -68,34 +81,29 @@ class Citation:
             "role": self.role,
         }
 
+    def to_markdown(self) -> str:
+        """One line: [n] kind: title, linked when it has a web link."""
+        title = self.title.replace("[", "(").replace("]", ")")
+        label = f"[{title}]({self.url})" if self.url else title
+        where = "" if self.url else f" ({self.where})" if self.where else ""
+        extra = f" — {self.role}" if self.role != "answer" else ""
+        return f"[{self.number}] {self.kind}: {label}{where}{extra}"
+
     @classmethod
     def from_hit(cls, hit: Hit, number: int, role: str = "answer") -> Citation:
         """Cite a retrieved source."""
-        return cls(
-            kind=hit.kind,
-            title=hit.title,
-            repo=hit.repo,
-            path=hit.path,
-            commit=hit.commit,
-            url=hit.url,
-            snippet=hit.snippet,
-            score=hit.score,
-            number=number,
-            author=hit.author,
-            date=hit.created_at.date().isoformat() if hit.created_at else None,
-            role=role,
-        )
+        return cls(hit.source, hit.snippet, hit.score, number=number, role=role)
 
 
 @dataclass
-class Person:
-    """Someone to ask, with why."""
+class Contact:
+    """Someone to ask about an answer's area, and why them."""
 
     name: str
     departed: bool
     reason: str
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return {"name": self.name, "departed": self.departed, "reason": self.reason}
 
@@ -111,21 +119,31 @@ class Answer:
     answered: bool = True
     id: str = ""
     watch_out: list[str] = field(default_factory=list)
-    ask: list[Person] = field(default_factory=list)
+    ask: list[Contact] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
     answerer: str = "grounded"  # "grounded" (no LLM) or the LLM provider's name
 
-    def as_json(self) -> dict[str, Any]:
-        """The stable `ask --json` object (DESIGN.md), extended with extra keys only."""
+    def to_json(self) -> dict[str, Any]:
+        """The stable `ask --json` object, extended with extra keys only."""
         return {
             "question": self.question,
             "answer": self.answer,
             "confidence": round(float(self.confidence), 4),
-            "citations": [c.as_json() for c in self.citations],
+            "citations": [c.to_json() for c in self.citations],
             "id": self.id,
             "answered": self.answered,
             "watch_out": self.watch_out,
-            "ask": [p.as_json() for p in self.ask],
+            "ask": [p.to_json() for p in self.ask],
             "services": self.services,
             "answerer": self.answerer,
         }
+
+    def to_markdown(self) -> str:
+        """The answer, its sources as a numbered list, and how sure kb is."""
+        lines = [self.answer.strip(), ""]
+        if self.citations:
+            lines += ["**Sources**", ""]
+            lines += [f"- {c.to_markdown()}" for c in self.citations]
+            lines.append("")
+        lines.append(f"_confidence {self.confidence:.2f} · answer id `{self.id}`_")
+        return "\n".join(lines) + "\n"

@@ -153,6 +153,10 @@ class Indexer:
         self.vectors.upsert(ids, vectors, texts, metas)
         stats.chunks_written += len(ids)
 
+    def forget(self, chunk_ids: Sequence[str]) -> None:
+        """Drop the vectors of chunks deleted from SQL (after the deleting commit)."""
+        self.vectors.delete(list(chunk_ids))
+
     def reconcile(self) -> int:
         """Drop vectors whose chunk is gone from SQL (left by a crash); returns how many."""
         orphans = sorted(self.vectors.ids() - self.store.all_chunk_ids())

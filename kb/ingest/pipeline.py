@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,15 @@ from kb.store.models import DocumentKind, SourceKind, WisdomKind
 from kb.store.writer import RecordWriter
 
 if TYPE_CHECKING:
-    from kb.app import KB
+    from kb.ingest.indexing import Indexer
+    from kb.settings import Settings
+    from kb.store import Store
+
+log = logging.getLogger(__name__)
+
+# Runs after every ingest run, successful or not, with the run's source (derived facts such
+# as the hotspot danger zones); a failing hook is logged and never costs the run its data.
+AfterRun = Callable[[SourceConfig], None]
 
 # A connector that checkpoints rarely still gets its records written in bounded memory;
 # such a flush does not advance the cursor (a re-run redoes it, idempotently).
@@ -69,7 +77,7 @@ class IngestReport:
         """True when no item failed."""
         return not self.failures
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The report as the stable `--json` summary."""
         out: dict[str, Any] = {
             "kind": self.kind,
@@ -124,17 +132,32 @@ def with_danger_documents(records: list[Record]) -> list[Record]:
 
 
 class Ingestor:
-    """Drives a connector: redacts, buffers to each Checkpoint, writes each batch atomically."""
+    """Drives a connector: redacts, buffers to each Checkpoint, writes each batch atomically.
 
-    def __init__(self, app: KB, on_batch: Callable[[IngestReport], None] | None = None) -> None:
-        self.app = app
+    Its collaborators are explicit: the SQL store, the indexer (built only when a batch
+    holds text, so a history-only run never loads the model or opens the vector store), and
+    hooks to run after the run.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        indexer: Callable[[], Indexer],
+        settings: Settings,
+        after_run: Sequence[AfterRun] = (),
+        on_batch: Callable[[IngestReport], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._indexer = indexer
+        self.settings = settings
+        self.after_run = after_run
         self.on_batch = on_batch
 
     def run(self, config: SourceConfig, connector: Connector | None = None) -> IngestReport:
         """Ingest one source from its stored cursor; returns the run's report."""
         if connector is None:
-            connector = load_connector(config.kind)(config, self.app.settings)
-        store = self.app.store
+            connector = load_connector(config.kind)(config, self.settings)
+        store = self.store
         source_id = store.ensure_source(
             SourceKind(config.kind), config.name, config.location, config.options
         )
@@ -176,11 +199,12 @@ class Ingestor:
         cursor: dict[str, Any] | None,
         report: IngestReport,
     ) -> None:
-        store = self.app.store
+        store = self.store
         records = with_danger_documents(records)
         docs = [r for r in records if isinstance(r, DocumentRecord)]
         # History-only runs have no text: never open the vector store or load the model.
-        batch = self.app.indexer.prepare(docs) if docs else None
+        indexer = self._indexer() if docs else None
+        batch = indexer.prepare(docs) if indexer is not None else None
 
         by_kind: dict[type[Any], list[Any]] = {}
         for r in records:
@@ -198,8 +222,8 @@ class Ingestor:
             ]
             for kind, write, counter in first:
                 self._apply(by_kind.get(kind, []), write, counter, report)
-            if batch is not None:
-                self.app.indexer.write(session, batch, source_id)
+            if indexer is not None and batch is not None:
+                indexer.write(session, batch, source_id)
                 for doc in batch.changed:
                     rec = doc.record
                     if rec.author_name or rec.author_email:
@@ -227,11 +251,11 @@ class Ingestor:
             if cursor is not None:
                 store.save_cursor(session, source_id, cursor)
         # After the commit: drop vectors of chunks that no longer exist in SQL.
-        if batch is not None:
-            self.app.indexer.finish(batch)
+        if indexer is not None and batch is not None:
+            indexer.finish(batch)
             report.index.add(batch.stats)
         if stale:
-            self.app.vectors.delete(stale)
+            self._indexer().forget(stale)
             report.index.chunks_deleted += len(stale)
         report.batches += 1
         if self.on_batch is not None:
@@ -246,28 +270,16 @@ class Ingestor:
         if counter:
             setattr(report, counter, getattr(report, counter) + len(items))
 
-    def _finish_run(self, config: SourceConfig | None = None) -> None:
-        with self.app.store.transaction(write=True) as session:
+    def _finish_run(self, config: SourceConfig) -> None:
+        with self.store.transaction(write=True) as session:
             w = RecordWriter(session, None)
             w.derive_event_dependencies()
             w.link_superseded_wisdom()
-        # A --history-only run is the quick bus-factor path: `kb hotspots --save` then.
-        quick = bool(config is not None and config.options.get("history_only"))
-        if config is not None and config.kind != SourceKind.TAUGHT and not quick:
-            self._refresh_hotspots(config)
-
-    def _refresh_hotspots(self, config: SourceConfig) -> None:
-        """Re-rank the hotspot danger zones: of the repo a git run read, else of every repo
-        (a Slack or ADR run may bring incidents that name files)."""
-        from kb.errors import NotFoundError
-
-        repo = config.name if config.kind == SourceKind.GIT else None
-        try:
-            self.app.hotspots.refresh_danger_zones(repo)
-        except NotFoundError:
-            pass  # the run failed before its repo was stored
-        except Exception:  # derived facts must never cost the run what it stored
-            logging.getLogger(__name__).warning(
-                "hotspot danger zones not refreshed after %s %s", config.kind, config.name,
-                exc_info=True,
-            )  # fmt: skip
+        for hook in self.after_run:
+            try:
+                hook(config)
+            except Exception:  # derived facts must never cost the run what it stored
+                log.warning(
+                    "%s failed after %s %s", getattr(hook, "__qualname__", hook),
+                    config.kind, config.name, exc_info=True,
+                )  # fmt: skip

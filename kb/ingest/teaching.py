@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -83,6 +84,23 @@ class TaughtNote:
             created_at=self.when,
         )
         yield Checkpoint({"last": self.external_id})
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """A taught note as stored: its id, and how many secrets were redacted out of it."""
+
+    id: str
+    redacted: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `kb remember --json` object."""
+        return {"id": self.id, "redacted": self.redacted}
+
+    def to_markdown(self) -> str:
+        """One line confirming what was stored."""
+        extra = f" ({self.redacted} secret(s) redacted before storing)" if self.redacted else ""
+        return f"Remembered `{self.id}`{extra}."
 
 
 def taught_source(settings: Settings) -> SourceConfig:

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from kb.answer.types import Hit
 from kb.embedding.embedder import Embedder
 from kb.retrieval.commit_search import CommitLog, words_of
+from kb.retrieval.hits import Hit
 from kb.retrieval.intent import ISO_DATE, STOPWORDS, Intent, _stem, read_intent, terms_of
 from kb.store import Store
 from kb.store import search as sq
@@ -130,7 +130,7 @@ class Retriever:
             src = sources.get(cid)
             if src is None:
                 continue
-            entry = docs.setdefault(src.document_id, _DocScore(src, 0.0))
+            entry = docs.setdefault(src.doc.document_id, _DocScore(src, 0.0))
             entry.chunks.append((chunk_score(cid), src))
             entry.similarity = max(entry.similarity, similarity.get(cid, 0.0))
             entry.lexical = entry.lexical or cid in lexical
@@ -168,12 +168,12 @@ class Retriever:
         sources = sq.commit_sources(self.store, [m.commit.id for m in matches])
         found = [(m, sources[m.commit.id]) for m in matches if m.commit.id in sources]
         # Their words found them; their meaning is scored like any chunk's, on the subject.
-        vectors = self.encoder.embed([_plain_subject(src.title) for _, src in found])
+        vectors = self.encoder.embed([_plain_subject(src.doc.title) for _, src in found])
         for (match, src), vec in zip(found, vectors, strict=True):
             sim = float(np.dot(np.asarray(vec), np.asarray(query)))
             score = VECTOR_WEIGHT * closeness(sim)
             score += LEXICAL_WEIGHT * min(match.coverage / COMMIT_FULL_COVERAGE, 1.0)
-            docs[src.document_id] = _DocScore(src, 0.0, [(score, src)], sim, True)
+            docs[src.doc.document_id] = _DocScore(src, 0.0, [(score, src)], sim, True)
 
     def _similarities(self, query: Sequence[float], chunk_ids: Sequence[str]) -> dict[str, float]:
         """Cosine similarity of the query to chunks, from their stored vectors."""
@@ -198,10 +198,10 @@ class Retriever:
 
     def _prior(self, src: sq.ChunkSource, intent: Intent) -> float:
         factor = 1.0
-        kind = src.kind
-        if intent.danger and src.meta.get("wisdom") == "danger_zone":
+        kind = src.doc.kind
+        if intent.danger and src.doc.meta.get("wisdom") == "danger_zone":
             factor *= 1.5  # the comment that says DO NOT is the answer to "never touch"
-        elif intent.why and src.meta.get("wisdom") == "danger_zone":
+        elif intent.why and src.doc.meta.get("wisdom") == "danger_zone":
             factor *= WHY_COMMENT_PRIOR  # a HACK/WARNING comment says why the code is so
         for name, active in (
             ("why", intent.why),
@@ -217,7 +217,7 @@ class Retriever:
             mine = {s.lower() for s in intent.services}
             # "orders" or "payments" may be the service or just the word: weaker evidence.
             loose = {s.lower() for s in intent.loose_services} == mine
-            owner = (src.service or src.repo or "").lower()
+            owner = (src.doc.service or src.doc.repo or "").lower()
             if owner in mine:
                 factor *= 1.15 if loose else 1.3
             elif _mentions(src, mine):
@@ -228,17 +228,17 @@ class Retriever:
             factor *= PERSON_PRIOR  # the question names someone; this source talks about them
         if intent.danger and any(c in src.chunk_text.lower() for c in _DANGER_CUES):
             factor *= 1.2
-        if src.status == "superseded" and not intent.past:
+        if src.doc.status == "superseded" and not intent.past:
             factor *= SUPERSEDED_PRIOR
-        number = src.meta.get("number")
-        if intent.adr_numbers and src.kind == "adr" and number in intent.adr_numbers:
+        number = src.doc.meta.get("number")
+        if intent.adr_numbers and src.doc.kind == "adr" and number in intent.adr_numbers:
             factor *= 2.0
-        if intent.paths and src.path and any(p in src.path for p in intent.paths):
+        if intent.paths and src.doc.path and any(p in src.doc.path for p in intent.paths):
             factor *= 1.6
         if intent.period and _within(src, intent.period):
             factor *= PERIOD_PRIOR  # from the time the question is about
-        if intent.now and src.created_at:
-            age_days = (datetime.now(UTC) - src.created_at).days
+        if intent.now and src.doc.created_at:
+            age_days = (datetime.now(UTC) - src.doc.created_at).days
             factor *= 1.0 + 0.3 * math.exp(-max(age_days, 0) / 365)
         return factor
 
@@ -246,7 +246,11 @@ class Retriever:
         """A superseded decision is history: make sure its successor ranks above it."""
         if intent.past:
             return  # the question asks about that history
-        old = {d.source.external_id: d for d in docs.values() if d.source.status == "superseded"}
+        old = {
+            d.source.doc.external_id: d
+            for d in docs.values()
+            if d.source.doc.status == "superseded"
+        }
         if not old:
             return
         succ = sq.successors(self.store, old)
@@ -255,7 +259,7 @@ class Retriever:
         ids = sq.documents_by_external_id(self.store, succ.values())
         firsts = sq.first_chunks(self.store, ids.values())
         new_sources = sq.chunk_sources(self.store, firsts.values())
-        by_doc = {s.document_id: s for s in new_sources.values()}
+        by_doc = {s.doc.document_id: s for s in new_sources.values()}
         for old_ext, new_ext in succ.items():
             doc_id = ids.get(new_ext)
             if doc_id is None:
@@ -267,7 +271,7 @@ class Retriever:
                 src = by_doc[doc_id]
                 docs[doc_id] = _DocScore(src, floor, [(floor, src)], old[old_ext].similarity)
             if doc_id in docs:
-                docs[doc_id].source.meta.setdefault("supersedes", []).append(old_ext)
+                docs[doc_id].source.doc.meta.setdefault("supersedes", []).append(old_ext)
 
     def _hit(self, d: _DocScore, terms: Sequence[str], intent: Intent) -> Hit:
         src = d.source
@@ -278,28 +282,18 @@ class Retriever:
         if intent.danger:
             cues += _DANGER_CUES
         snippet = best_sentences(" \n\n".join(texts), terms, cues)
-        meta = dict(src.meta)
+        meta = dict(src.doc.meta)
         meta.update(
-            {"external_id": src.external_id, "similarity": round(d.similarity, 4),
+            {"external_id": src.doc.external_id, "similarity": round(d.similarity, 4),
              "lexical_match": d.lexical, "heading": src.heading}
         )  # fmt: skip
+        line = src.doc.meta.get("line")
         return Hit(
-            document_id=src.document_id,
-            external_id=src.external_id,
-            kind=src.kind,
-            title=src.title,
-            repo=src.repo,
-            path=src.path,
-            commit=src.commit,
-            url=src.url,
-            snippet=snippet,
-            score=d.score,
+            src.doc,
+            snippet,
+            d.score,
             text="\n\n".join(texts),
-            service=src.service,
-            author=src.author,
-            created_at=src.created_at,
-            status=src.status,
-            line=src.meta.get("line") if isinstance(src.meta.get("line"), int) else src.start_line,
+            line=line if isinstance(line, int) else src.start_line,
             meta=meta,
         )
 
@@ -327,9 +321,9 @@ def _collapse_duplicates(ranked: list[_DocScore]) -> list[_DocScore]:
 def _within(src: sq.ChunkSource, period: tuple[date, date]) -> bool:
     """Whether a source dates from a period: by its date, or a date in its path or title."""
     start, end = period
-    if src.created_at and start <= src.created_at.date() < end:
+    if src.doc.created_at and start <= src.doc.created_at.date() < end:
         return True
-    for m in ISO_DATE.finditer(f"{src.path or ''} {src.title}"):
+    for m in ISO_DATE.finditer(f"{src.doc.path or ''} {src.doc.title}"):
         with contextlib.suppress(ValueError):
             if start <= date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)) < end:
                 return True
@@ -343,7 +337,7 @@ def _plain_subject(subject: str) -> str:
 
 
 def _mentions_person(src: sq.ChunkSource, people: Sequence[str]) -> bool:
-    text = f"{src.title}\n{src.chunk_text}".lower()
+    text = f"{src.doc.title}\n{src.chunk_text}".lower()
     for person in people:
         first = person.split()[0].lower()
         if person.lower() in text or re.search(rf"\b{re.escape(first)}\b", text):
@@ -352,7 +346,7 @@ def _mentions_person(src: sq.ChunkSource, people: Sequence[str]) -> bool:
 
 
 def _mentions(src: sq.ChunkSource, services: set[str]) -> bool:
-    text = f"{src.title}\n{src.chunk_text}".lower()
+    text = f"{src.doc.title}\n{src.chunk_text}".lower()
     return any(s in text or s.removesuffix("-service") in text for s in services)
 
 

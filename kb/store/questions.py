@@ -49,7 +49,7 @@ def set_feedback(store: Store, qid: str, vote: Feedback, comment: str | None) ->
         row.feedback_at = utcnow()
 
 
-def gaps(store: Store) -> list[AskedQuestion]:
+def open_questions(store: Store) -> list[AskedQuestion]:
     """Questions kb could not answer, or whose answer was voted down, newest first."""
     with store.transaction() as s:
         rows = s.scalars(

@@ -30,14 +30,13 @@ _WORD = re.compile(r"[A-Za-z0-9_]{2,}")
 
 
 @dataclass(frozen=True)
-class ChunkSource:
-    """A chunk with the document it belongs to (what a hit is built from)."""
+class SourceRef:
+    """A stored document, or a commit that is none, as a source a person can open and cite.
 
-    chunk_id: str
-    chunk_text: str
-    heading: str | None
-    start_line: int | None
-    document_id: int
+    Retrieval scores chunks of it, an answer cites it: both hold this one object.
+    """
+
+    document_id: int  # negative: a commit with no document (minus the commit's id)
     external_id: str
     kind: str
     title: str
@@ -50,6 +49,17 @@ class ChunkSource:
     created_at: datetime | None
     status: str | None
     meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChunkSource:
+    """A chunk and the source it belongs to (what retrieval scores)."""
+
+    chunk_id: str
+    chunk_text: str
+    heading: str | None
+    start_line: int | None
+    doc: SourceRef
 
 
 @dataclass(frozen=True)
@@ -159,15 +169,15 @@ def commit_sources(store: Store, commit_ids: Sequence[int]) -> dict[int, ChunkSo
         out: dict[int, ChunkSource] = {}
         for c, repo, who in rows.tuples():
             message = c.message.strip()
-            out[c.id] = ChunkSource(
-                chunk_id=f"commit:{repo}:{c.sha}", chunk_text=message, heading=None,
-                start_line=None, document_id=-c.id, external_id=f"git:{repo}:commit:{c.sha}",
+            doc = SourceRef(
+                document_id=-c.id, external_id=f"git:{repo}:commit:{c.sha}",
                 kind=DocumentKind.COMMIT.value, title=message.partition("\n")[0].strip(),
                 repo=repo, service=_service_of_repo(repo), path=None, commit=c.sha, url=None,
                 author=who or c.author_name, created_at=as_utc(c.authored_at), status=None,
                 meta={"tickets": c.tickets.split(), "is_revert": c.is_revert,
                       "is_fix": c.is_fix},
             )  # fmt: skip
+            out[c.id] = ChunkSource(f"commit:{repo}:{c.sha}", message, None, None, doc)
         return out
 
 
@@ -188,15 +198,16 @@ def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSour
                 .where(Chunk.id.in_(ids[start : start + 500]))
             )
             for chunk, doc, repo, service, author in rows.tuples():
-                out[chunk.id] = ChunkSource(
-                    chunk_id=chunk.id, chunk_text=chunk.text, heading=chunk.heading,
-                    start_line=chunk.start_line, document_id=doc.id,
-                    external_id=doc.external_id, kind=doc.kind.value, title=doc.title,
-                    repo=repo, service=service or _service_of_repo(repo), path=doc.path,
-                    commit=doc.commit_sha, url=doc.url, author=author or doc.author_name,
-                    created_at=doc.created_at, status=doc.status.value if doc.status else None,
-                    meta=dict(doc.meta or {}),
+                ref = SourceRef(
+                    document_id=doc.id, external_id=doc.external_id, kind=doc.kind.value,
+                    title=doc.title, repo=repo, service=service or _service_of_repo(repo),
+                    path=doc.path, commit=doc.commit_sha, url=doc.url,
+                    author=author or doc.author_name, created_at=doc.created_at,
+                    status=doc.status.value if doc.status else None, meta=dict(doc.meta or {}),
                 )  # fmt: skip
+                out[chunk.id] = ChunkSource(
+                    chunk.id, chunk.text, chunk.heading, chunk.start_line, ref
+                )
     return out
 
 
