@@ -340,6 +340,8 @@ def system_from_dict(raw: dict[str, Any], where: str = "truth") -> System:
             raise TruthError(f"{where}: {ctx}: {dst!r} is not a {want}")
         if src == dst:
             raise TruthError(f"{where}: {ctx}: an edge to itself")
+        if kind == "shared_db" and src > dst:
+            raise TruthError(f"{where}: {ctx}: a shared_db edge runs from the first name in order")
         doc = _req(e, "doc", ctx)
         if not isinstance(doc, dict) or "path" not in doc:
             raise TruthError(f"{where}: {ctx}: doc must be {{path, section}}")

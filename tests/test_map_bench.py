@@ -228,6 +228,10 @@ def test_committed_ground_truth_is_valid_and_covers_the_brief() -> None:
         (lambda r: r["infrastructure"].append({"name": "redis", "kind": "kv"}), "kind 'kv'"),
         (lambda r: r["edges"][0].update(code=["services/gateway/main.go"]), "not path:line"),
         (lambda r: r["edges"][0].update(code=["other:main.go:3"]), "no repo 'other'"),
+        (
+            lambda r: r["edges"][2].update({"from": "orders-service", "to": "billing"}),
+            "first name in order",
+        ),
         (lambda r: r["repos"][0].update(commit="abc"), "40 hex"),
         (
             lambda r: r["services"][0].update(uses=[{"infra": "gateway", "code": []}]),
