@@ -856,9 +856,8 @@ def run_kb(system: System, repos_dir: Path, kb: list[str], switch: bool, keep: b
     run = Run(switch=switch)
     root = Path(tempfile.mkdtemp(prefix=f"kb-map-{system.name}-"))
     home = root / "home"
-    # Ask first, on an empty home: a kb without `map` is told in seconds, not after an ingest.
-    _kb(kb, home, "init")
-    _, res = _kb(kb, home, "map", "--format", "json")
+    # Ask first: a kb without `map` is told in a second, not after an ingest.
+    _, res = _kb(kb, home, "map", "--help")
     if map_unavailable(res):
         run.available = False
         run.note = NOT_AVAILABLE
@@ -1120,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
     switch = kb_reads_switch()
     results: list[tuple[System, Score, Run | None]] = []
     for s in systems:
-        print(f"{s.name}: ingesting {len(s.repos)} repo(s) ...", file=sys.stderr)
+        print(f"{s.name}: kb init, ingest of {len(s.repos)} repo(s), kb map ...", file=sys.stderr)
         run = run_kb(s, repos_dir, kb, switch, args.keep)
         if not run.available:
             print(NOT_AVAILABLE, file=sys.stderr if args.json else sys.stdout)

@@ -477,7 +477,8 @@ def test_run_ingests_each_repo_by_name_and_prints_the_tables(
     assert rc == 0
     calls = log.read_text().splitlines()
     assert f"ingest git {repos / 'tiny'} --name tiny" in calls
-    assert calls.count("map --format json") == 4  # the early probe, then best of three
+    assert calls[0] == "map --help"  # asked before any ingest
+    assert calls.count("map --format json") == 3  # best of three
     assert "| edge precision | 1.00 (4/4) | ≥ 0.85 | yes |" in out
     assert "| service recall | 1.00 (4/4) | ≥ 0.95 | yes |" in out
     assert "KB_MAP_EXTRACTION is not read by this kb" in out
