@@ -532,6 +532,8 @@ def _spellings(svc: dict[str, Any]) -> list[str]:
     path = str(svc.get("path") or "").rstrip("/")
     if path and path != ".":
         names.append(path.rsplit("/", 1)[-1])
+    elif svc.get("repo"):  # a service that is a whole repository
+        names.append(str(svc["repo"]))
     return [n for n in names if normalise(n)]
 
 

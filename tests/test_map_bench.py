@@ -286,6 +286,24 @@ def test_edges_resolve_through_the_maps_own_aliases() -> None:
     assert sc.edge_recall == sc.edge_precision == 1.0
 
 
+def test_a_service_that_is_a_whole_repo_matches_by_the_repos_name() -> None:
+    raw = truth()
+    raw["repos"].append(
+        {
+            "name": "billing-repo",
+            "url": "https://example.invalid/b.git",
+            "commit": COMMIT,
+            "dir": "b",
+        }
+    )
+    raw["services"][3].update(repo="billing-repo", path=".")
+    m = perfect_map()
+    m["services"][3] = {"name": "svc-7", "repo": "billing-repo", "path": "."}
+    m["edges"][2]["from"] = "svc-7"
+    sc = score(system_from_dict(raw), m, always)
+    assert sc.service_recall == sc.edge_recall == sc.edge_precision == 1.0
+
+
 def test_direction_counts_except_for_shared_db() -> None:
     m = perfect_map()
     m["edges"][0]["from"], m["edges"][0]["to"] = "orders-service", "gateway"  # reversed call
