@@ -361,10 +361,10 @@ def system_from_dict(raw: dict[str, Any], where: str = "truth") -> System:
             )
         )
     seen: set[tuple[Any, str]] = set()
-    for e in edges:
-        if (e.key, e.kind) in seen:
-            raise TruthError(f"{where}: edge listed twice: {e}")
-        seen.add((e.key, e.kind))
+    for edge in edges:
+        if (edge.key, edge.kind) in seen:
+            raise TruthError(f"{where}: edge listed twice: {edge}")
+        seen.add((edge.key, edge.kind))
     hard = [
         (locs([_req(h, "code", where)], "hard case")[0], _req(h, "note", where))
         for h in raw.get("hard_cases", [])
@@ -1151,8 +1151,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(out, indent=1))
         return 0
-    for s, sc, run in results:
-        print(system_table(s, sc, run) + "\n")
+    for s, sc, ran in results:
+        print(system_table(s, sc, ran) + "\n")
     print("### Overall\n")
     print(overall_table(results))
     return 0

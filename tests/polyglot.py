@@ -824,7 +824,7 @@ message ExportRequest {
     "services/notifications/src/generated/ordersApiClient.ts": _huge_generated_client(),
 }
 
-HISTORY: list[tuple[str, str, dict[str, str]]] = [
+HISTORY: list[tuple[str, str, dict[str, str | None]]] = [
     ("ana", "Gateway, orders and payment: the first slice of the shop",
      {**GATEWAY, **ORDERS, **PAYMENT, **SHOPCOMMON}),
     ("kofi", "Ship and notify on order.placed instead of calling from orders",
@@ -835,7 +835,9 @@ HISTORY: list[tuple[str, str, dict[str, str]]] = [
      {**DEPLOY, **BAD_INPUT}),
 ]  # fmt: skip
 
-FILES: dict[str, str] = {path: text for _, _, files in HISTORY for path, text in files.items()}
+FILES: dict[str, str] = {
+    path: text for _, _, files in HISTORY for path, text in files.items() if text is not None
+}
 
 
 def build_polyglot_monorepo(path: Path) -> Path:
