@@ -24,19 +24,21 @@ from connectors.slack_common import (
     sightings,
     ts_key,
 )
-from kb.contract.kinds import SEVERITY_BY_LEVEL, Severity, WisdomKind, WisdomOrigin
+from kb.contract.incidents import (
+    INCIDENT_KEY,
+    SERVICE_MENTION,
+    incident_key,
+    services_mentioned,
+    worst_severity,
+)
+from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
 from kb.contract.records import IncidentRecord, Record, WisdomRecord
 
 _PER_INCIDENT_CHANNEL = re.compile(r"^(?:incident|inc)[-_].", re.I)
 _SHARED_CHANNEL = re.compile(r"^(?:incidents?|incidents[-_].*)$", re.I)
 # Channel names and topics are free-form ("inc-2024-03-checkout"); in messages only the
 # upper-case form counts, so "inc" in running text is not taken for an id.
-_INC_LOOSE = re.compile(r"\binc[-_ ]?(\d+(?:[-_]\d+)*)\b", re.I)
-_INC_STRICT = re.compile(r"\bINC-?(\d+(?:-\d+)*)\b")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
-_SEVERITY = re.compile(r"\bsev(?:erity)?[-_ ]?([0-5])\b", re.I)
-_PRIORITY = re.compile(r"\bP([0-4])\b")
-_SERVICE = re.compile(r"\b([a-z0-9]+(?:-[a-z0-9]+)*-service)\b", re.I)
 _ROOT_CAUSE = re.compile(r"\b(?:root[ -]?cause|RCA)\b\s*(?::|-|—|(?:was|is)\b:?)\s*(.*)", re.I)
 _CAUSE_WAS = re.compile(r"\bcause (?:was|is)\b:?\s*(.*)", re.I)
 # Tiers of resolution evidence, strongest first: "resolved: latency is back" is a status
@@ -70,7 +72,6 @@ _ALERT_WORDS = re.compile(
     r"latency|5\d\d|paged?|firing|sev[-_ ]?\d|P[0-4])\b",
     re.I,
 )
-_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
 def incident_channel_kind(name: str) -> Literal["channel", "shared"] | None:
@@ -88,45 +89,11 @@ def incident_id(channel: str, texts: Iterable[str], messages: Iterable[Message])
     Explicit mentions win over the channel name: "inc-2024-03-14-checkout-outage" is named
     after a date, and a date is never taken for an id.
     """
-    for text in texts:
-        found = _inc_in(text, _INC_LOOSE)
-        if found:
-            return found
-    for message in messages:
-        found = _inc_in(message.text, _INC_STRICT)
-        if found:
-            return found
-    return _inc_in(channel, _INC_LOOSE)
-
-
-def _inc_in(text: str, pattern: re.Pattern[str]) -> str | None:
-    for match in pattern.finditer(text):
-        digits = re.sub(r"[-_]", "-", match.group(1))
-        if not _DATE.match(digits):
-            return "INC-" + digits
-    return None
-
-
-def severity_of(texts: Iterable[str]) -> Severity | None:
-    """The worst severity named (SEV1, sev 2, P1): an incident is as bad as its peak."""
-    found: Severity | None = None
-    for text in texts:
-        levels = [int(m.group(1)) for m in _SEVERITY.finditer(text)]
-        levels += [int(m.group(1)) for m in _PRIORITY.finditer(text)]
-        for level in levels:
-            severity = SEVERITY_BY_LEVEL[level]
-            if found is None or _RANK[severity] > _RANK[found]:
-                found = severity
-    return found
-
-
-def services_in(texts: Iterable[str]) -> tuple[str, ...]:
-    """`*-service` names mentioned, lower-cased, in order of first mention."""
-    seen: dict[str, None] = {}
-    for text in texts:
-        for match in _SERVICE.finditer(text):
-            seen.setdefault(match.group(1).lower(), None)
-    return tuple(seen)
+    return (
+        incident_key(*texts, loose=True)
+        or incident_key(*(m.text for m in messages))
+        or incident_key(channel, loose=True)
+    )
 
 
 def _clean(text: str) -> str:
@@ -247,8 +214,8 @@ def _is_alert(conv: Conversation) -> bool:
     return (
         head.is_bot
         or bool(_ALERT_WORDS.search(head.text))
-        or bool(_INC_STRICT.search(head.text))
-        or bool(_SERVICE.search(head.text))
+        or bool(INCIDENT_KEY.search(head.text))
+        or bool(SERVICE_MENTION.search(head.text))
     )
 
 
@@ -282,8 +249,8 @@ def _incident(
     texts = [*texts, *(m.text for m in messages)]
     root = _root_cause(messages)
     humans = [m.author for m in messages if not m.is_bot and m.text != DELETED_TEXT]
-    services = services_in(texts)
-    severity = severity_of(texts)
+    services = services_mentioned(texts)
+    severity = worst_severity(texts)
     thread_key = conversations[0].key if len(conversations) == 1 else None
     end, declared = _ended_at(messages)
     # An alert resolved elsewhere ends then, unless its thread declared an end itself.

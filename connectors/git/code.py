@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from kb.contract.kinds import Severity
+from kb.contract.kinds import SEVERITY_RANK, Severity
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,6 @@ _MARKERS: list[tuple[re.Pattern[str], Severity]] = [
     (re.compile(r"\bFIXME\b", re.I), Severity.LOW),
     (re.compile(r"\bXXX\b"), Severity.LOW),
 ]
-_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 # Tool pragmas are comments too, but never prose (`# type: ignore`, `// eslint-disable`).
 _PRAGMA = re.compile(
     r"^\s*(?:type:|noqa|pragma|pylint:|eslint|prettier|istanbul|nolint|go:|@ts-|mypy:|fmt:"
@@ -298,7 +297,7 @@ def danger_comments(
                 marked.append((c.line, sev))
         if not marked:
             continue
-        severity = max((s for _, s in marked), key=_RANK.__getitem__)
+        severity = max((s for _, s in marked), key=SEVERITY_RANK.__getitem__)
         first_line = marked[0][0]
         texts = [c.text.strip() for c in block]
         title_src = next(c.text.strip() for c in block if c.line == first_line)
@@ -318,7 +317,7 @@ def danger_comments(
 def _severity(comment: str) -> Severity | None:
     best: Severity | None = None
     for regex, sev in _MARKERS:
-        if regex.search(comment) and (best is None or _RANK[sev] > _RANK[best]):
+        if regex.search(comment) and (best is None or SEVERITY_RANK[sev] > SEVERITY_RANK[best]):
             best = sev
     return best
 

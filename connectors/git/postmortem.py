@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from kb.contract.incidents import (
+    INCIDENT_KEY,
+    incident_key,
+    services_mentioned,
+    severity_levels,
+)
 from kb.contract.kinds import SEVERITY_BY_LEVEL, DocumentKind, Severity, WisdomKind
 from kb.contract.records import DocumentRecord, IncidentRecord, Record, WisdomRecord
 
-# The key the Slack connector uses too, so a channel and its postmortem merge: INC-2024-03.
-INCIDENT_KEY = re.compile(r"\bINC-?(\d+(?:-\d+)*)\b")
 _STRONG = re.compile(r"(?:^|[/_.\s-])(post-?mortems?|rca|root-cause-analysis)(?:[/_.\s-]|$)", re.I)
 _WEAK = re.compile(r"(?:^|[/_.\s-])(incidents?|outages?)(?:[/_.\s-]|$)", re.I)
 _TITLE_STRONG = re.compile(
     r"\b(post-?mortem|RCA|root cause analysis|incident (?:report|review))\b", re.I
 )
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_SEV = re.compile(r"\bsev(?:erity)?[-_ ]?([0-5])\b", re.I)
-_PRIORITY = re.compile(r"\bP([0-4])\b")
 _SEV_WORDS = {
     "critical": Severity.CRITICAL,
     "major": Severity.HIGH,
@@ -29,7 +31,6 @@ _SEV_WORDS = {
     "minor": Severity.LOW,
     "low": Severity.LOW,
 }
-_SERVICE_WORD = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*-service)\b")
 _DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _TIME = re.compile(
     r"(?:\b(\d{4}-\d{2}-\d{2})[ T]+)?\b([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?\s*(?:UTC|Z)?"
@@ -82,15 +83,6 @@ def is_postmortem(path: str, title: str, text: str) -> bool:
     return False
 
 
-def incident_key(title: str, text: str) -> str | None:
-    """`INC-2024-03` from the title, else the first one in the text."""
-    for source in (title, text):
-        m = INCIDENT_KEY.search(source)
-        if m:
-            return "INC-" + m.group(1)
-    return None
-
-
 def parse_postmortem(text: str, title: str) -> Postmortem:
     """Key, times, severity, services and the cause/resolution/action sections."""
     pm = Postmortem(key=incident_key(title, text), title=title)
@@ -105,7 +97,7 @@ def parse_postmortem(text: str, title: str) -> Postmortem:
         pm.ended_at = _plus_duration(pm.started_at, meta["duration"])
     status = meta.get("status", "")
     pm.still_open = bool(status and _OPEN.search(status) and "resolved" not in status.lower())
-    pm.services = sorted(set(_SERVICE_WORD.findall(text)))
+    pm.services = sorted(services_mentioned([text]))
     return pm
 
 
@@ -164,13 +156,13 @@ def _metadata(text: str) -> dict[str, str]:
 def _severity(title: str, meta: dict[str, str], text: str) -> Severity | None:
     declared = meta.get("severity") or meta.get("sev") or meta.get("priority") or ""
     for source in (declared, title):
-        m = _SEV.search(source) or _PRIORITY.search(source)
-        if m:
-            return SEVERITY_BY_LEVEL[int(m.group(1))]
+        levels = severity_levels(source)
+        if levels:
+            return SEVERITY_BY_LEVEL[levels[0]]
         word = source.strip().lower().split(" ", 1)[0] if source.strip() else ""
         if word in _SEV_WORDS:
             return _SEV_WORDS[word]
-    levels = [int(m.group(1)) for m in _SEV.finditer(text)]
+    levels = severity_levels(text, priorities=False)
     return SEVERITY_BY_LEVEL[min(levels)] if levels else None
 
 

@@ -1,4 +1,4 @@
-"""How kb matches people's identities across sources: one rule for the writer and the analyses."""
+"""How kb matches identities across sources: people's, and the services repositories hold."""
 
 from __future__ import annotations
 
@@ -17,3 +17,8 @@ def normalise_name(name: str) -> str:
     for sep in "._-":
         folded = folded.replace(sep, " ")
     return " ".join(folded.casefold().split())
+
+
+def service_of_repo(repo: str | None) -> str | None:
+    """The service a repository is, by its name: a repo called `*-service` is that service."""
+    return repo if repo and repo.endswith("-service") else None

@@ -97,6 +97,13 @@ SEVERITY_BY_LEVEL: dict[int, Severity] = {
     4: Severity.LOW,
     5: Severity.LOW,
 }
+# How bad, for "the worst of": low < medium < high < critical.
+SEVERITY_RANK: dict[Severity, int] = {
+    Severity.LOW: 0,
+    Severity.MEDIUM: 1,
+    Severity.HIGH: 2,
+    Severity.CRITICAL: 3,
+}
 
 
 class Feedback(enum.StrEnum):

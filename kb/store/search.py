@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
+from kb.contract.identity import service_of_repo
 from kb.store.models import (
     Chunk,
     Commit,
@@ -172,7 +173,7 @@ def commit_sources(store: Store, commit_ids: Sequence[int]) -> dict[int, ChunkSo
             doc = SourceRef(
                 document_id=-c.id, external_id=f"git:{repo}:commit:{c.sha}",
                 kind=DocumentKind.COMMIT.value, title=message.partition("\n")[0].strip(),
-                repo=repo, service=_service_of_repo(repo), path=None, commit=c.sha, url=None,
+                repo=repo, service=service_of_repo(repo), path=None, commit=c.sha, url=None,
                 author=who or c.author_name, created_at=as_utc(c.authored_at), status=None,
                 meta={"tickets": c.tickets.split(), "is_revert": c.is_revert,
                       "is_fix": c.is_fix},
@@ -200,7 +201,7 @@ def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSour
             for chunk, doc, repo, service, author in rows.tuples():
                 ref = SourceRef(
                     document_id=doc.id, external_id=doc.external_id, kind=doc.kind.value,
-                    title=doc.title, repo=repo, service=service or _service_of_repo(repo),
+                    title=doc.title, repo=repo, service=service or service_of_repo(repo),
                     path=doc.path, commit=doc.commit_sha, url=doc.url,
                     author=author or doc.author_name, created_at=doc.created_at,
                     status=doc.status.value if doc.status else None, meta=dict(doc.meta or {}),
@@ -209,10 +210,6 @@ def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSour
                     chunk.id, chunk.text, chunk.heading, chunk.start_line, ref
                 )
     return out
-
-
-def _service_of_repo(repo: str | None) -> str | None:
-    return repo if repo and repo.endswith("-service") else None
 
 
 def service_names(store: Store) -> list[str]:
@@ -295,7 +292,7 @@ def wisdom(
                 kind=w.kind.value,
                 title=w.title,
                 body=w.body,
-                service=svc or _service_of_repo(repo),
+                service=svc or service_of_repo(repo),
                 repo=repo,
                 path=w.path_glob,
                 line=w.line,
