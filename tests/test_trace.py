@@ -123,6 +123,25 @@ def test_plain_text_iso_offset_and_tz_for_naive(tmp_path: Path) -> None:
     assert not any("read as UTC" in w for w in report.warnings)
 
 
+def test_errors_only_pass_agrees_with_a_full_parse(tmp_path: Path) -> None:
+    # The --around pass skips lines cheaply; whatever it skips must not be an error.
+    text = write(
+        tmp_path / "api.log",
+        f"2024-03-14T14:00:00Z GET /x 3 ms trace_id={T}",  # "3" is no syslog level
+        "2024-03-14T14:00:01Z INFO POST /pay 503 (12 ms) trace_id=t-503",
+        "2024-03-14T14:00:02Z something SEVERE happened trace_id=t-severe",
+        "2024-03-14T14:00:03Z INFO fine trace_id=t-fine",
+    )
+    logfmt = write(
+        tmp_path / "pay.log",
+        "ts=2024-03-14T14:00:04Z level=info msg=ok status=502 trace_id=t-502",
+        "ts=2024-03-14T14:00:05Z level=info msg=ok status=200 trace_id=t-200",
+    )
+    report = stitch_logs([text, logfmt])
+    found = [report.trace_id] + [c.id for c in report.others]
+    assert found == ["t-503", "t-severe", "t-502"]
+
+
 def test_naive_timestamps_without_tz_are_utc_and_the_report_says_so(tmp_path: Path) -> None:
     naive = write(tmp_path / "users.log", f"2024-03-14 15:02:03,200 INFO hello trace_id={T}")
     report = stitch_logs([naive], trace_id=T)

@@ -80,6 +80,8 @@ BAD = {
     "logfmt": "not logfmt (no key=value pairs, or an unterminated quote)",
 }
 _CALM = frozenset({"trace", "debug", "info", "information", "notice", "warn", "warning"})
+_CALM_BYTES = frozenset(w.encode() for w in _CALM)
+_FIVE_XX = re.compile(rb'[ =:"]5\d\d(?!\d)')
 
 
 def logfmt_pairs(text: str) -> dict[str, str] | None:
@@ -251,7 +253,9 @@ class LineParser:
     def _logfmt(self, raw: bytes, line: int, errors_only: bool) -> Parsed:
         if errors_only:
             m = _LOGFMT_LEVEL.search(raw)
-            if m and m.group(1).lower() in _CALM and b"=5" not in raw and b'"5' not in raw:
+            calm = m is not None and m.group(1).lower() in _CALM_BYTES
+            quoted = (raw.count(b'"') - raw.count(b'\\"')) % 2 == 0  # else: an open quote
+            if calm and quoted and b"=5" not in raw and b'"5' not in raw:
                 return SKIP
         text = raw.decode("utf-8", "replace").strip()
         if not text:
@@ -275,8 +279,9 @@ class LineParser:
         # A level word among the first tokens beats a syslog priority: daemons often stamp
         # every line "notice" whatever the application meant.
         for i, word in enumerate(rest.split(None, 4)[:4]):
-            found = normalise_level(word)
-            if found and len(word.strip("[]<>:")) > 1:
+            bare = word.strip("[]<>:")
+            found = normalise_level(bare) if bare.isalpha() and len(bare) > 1 else ""
+            if found:
                 level = found
                 parts = rest.split(None, i + 1)
                 rest = " ".join(parts[:i] + parts[i + 1 :])
@@ -285,7 +290,27 @@ class LineParser:
         fields.time = None
         return self._record(fields, line, errors_only, rest, when, level, service, coarse)
 
+    @staticmethod
+    def _calm(raw: bytes) -> bool:
+        """Nothing in a text line that could make it an error: no error word (every error
+        level word contains one of these), no 5xx status. Cheaper than parsing it."""
+        low = raw.lower()
+        if (
+            b"err" in low
+            or b"fatal" in low
+            or b"crit" in low
+            or b"panic" in low
+            or b"alert" in low
+            or b"emerg" in low
+            or b"severe" in low
+        ):
+            return False
+        five = b" 5" in raw or b"=5" in raw or b":5" in raw or b'"5' in raw
+        return not five or _FIVE_XX.search(raw) is None
+
     def _text(self, raw: bytes, line: int, errors_only: bool) -> Parsed:
+        if errors_only and STARTS["text"].match(raw) and self._calm(raw):
+            return SKIP
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         m = _TEXT.fullmatch(text)
         if m is None:
@@ -296,6 +321,10 @@ class LineParser:
         )
 
     def _syslog3164(self, raw: bytes, line: int, errors_only: bool) -> Parsed:
+        # With a priority, its severity may be the only sign of an error: parse those.
+        quick = errors_only and not raw.startswith(b"<")
+        if quick and STARTS[self.format].match(raw) and self._calm(raw):
+            return SKIP
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         m = _RFC3164.fullmatch(text)
         if m is None or m.group(2) not in _MONTHS:
