@@ -72,6 +72,7 @@ class _Logs:
         msg: str,
         **extra: Any,
     ) -> None:
+        """Log one line of `service` (the order of adding breaks ties in time)."""
         self.seq += 1
         fields = {"level": level, "logger": logger, "msg": msg, **extra}
         self.lines[service].append(_Line(at, self.seq, fields, trace))
@@ -96,12 +97,15 @@ def _checkout(logs: _Logs, rng: random.Random, s0: datetime, focal: bool) -> dic
     pay_ids = {"trace_id": trace, "order_id": order}
 
     def orders(at: datetime, level: str, logger: str, msg: str, **extra: Any) -> None:
+        """A line of order-service for this checkout."""
         logs.add("order-service", at, trace, level, f"orders.{logger}", msg, **extra, **ids)
 
     def payments(at: datetime, level: str, logger: str, msg: str, **extra: Any) -> None:
+        """A line of payment-service for this checkout."""
         logs.add("payment-service", at, trace, level, logger, msg, **extra, **pay_ids)
 
     def url(service: str, path: str) -> dict[str, str]:
+        """The outgoing call's URL, as order-service logs it."""
         return {"http.url": f"http://{service}:8080{path}"}
 
     orders(s0, "info", "api", "POST /orders received", customer_id=customer, order_id=order,

@@ -431,6 +431,7 @@ def test_gaps_called_but_never_answered_and_silence(tmp_path: Path) -> None:
     }
     silence = next(g for g in report.gaps if g.kind == "silence")
     assert silence.since == at("2024-03-14T14:00:00.220Z")
+    assert silence.at == at("2024-03-14T14:00:05.200Z")
     assert silence.until is None
     assert silence.evidence.endswith("checkout-service.jsonl:6")
     no_answer = next(g for g in report.gaps if g.kind == "no_answer")
@@ -636,6 +637,7 @@ def test_demo_incident_logs_stitch_into_the_story(demo_org: Any) -> None:
     silence = next(g for g in report.gaps if g.kind == gap["kind"])
     assert (silence.service, silence.caller) == (gap["service"], gap["caller"])
     assert silence.since == at(gap["since"])
+    assert silence.at == at(gap["timeout_at"])
     assert truth["request_id"] in report.linked_ids
     per_service = {f.service: f.records_for_id for f in report.files}
     assert per_service == truth["records_for_trace"]

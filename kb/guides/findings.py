@@ -200,6 +200,7 @@ def _gaps(
         times.sort()
 
     def name(key: str) -> str:
+        """The display name of a service key."""
         return names.get(key, key)
 
     gaps: list[Gap] = []
@@ -225,7 +226,7 @@ def _gaps(
                 "are its own, so whether it answered is not known"
             )
         callee = names.get(c.callee, c.callee_name)
-        gaps.append(Gap(kind, callee, name(c.caller), c.at, None, c.where, detail))
+        gaps.append(Gap(kind, callee, name(c.caller), c.at, c.at, None, c.where, detail))
     gaps += _silences(records, activity, calls, name)
     return tuple(gaps)
 
@@ -263,6 +264,7 @@ def _silences(
                     "silence",
                     name(key),
                     name(own),
+                    r.time,
                     last,
                     following,
                     f"{r.file}:{r.line}",

@@ -111,6 +111,7 @@ def _span(span: dict, trace_id: str, service: str, file: str, line: int) -> Iter
     def record(
         when: datetime | None, level: str, message: str, done: datetime | None = None
     ) -> LogRecord:
+        """A record of this span."""
         return LogRecord(
             when,
             service,

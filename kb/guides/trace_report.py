@@ -65,8 +65,9 @@ class Gap:
     kind: str  # no_answer | not_in_logs | silence
     service: str
     caller: str | None
-    since: datetime | None
-    until: datetime | None
+    at: datetime | None  # the evidence: the call, or the caller's timeout
+    since: datetime | None  # the call, or the silent service's last record before it
+    until: datetime | None  # its next record (silence), if any
     evidence: str
     detail: str
 
@@ -160,6 +161,7 @@ class TraceReport:
                     "kind": g.kind,
                     "service": g.service,
                     "caller": g.caller,
+                    "at": iso_utc(g.at),
                     "since": iso_utc(g.since),
                     "until": iso_utc(g.until),
                     "evidence": g.evidence,
@@ -230,7 +232,7 @@ def _markdown(r: TraceReport) -> list[str]:
         f"Stitched from {len(r.files)} file(s): {total:,} records read, "
         f"{len(r.timeline) + r.timeline_dropped:,} for this id, {bad:,} malformed line(s) skipped."
     )
-    if r.selected_by != "id":
+    if r.selected_by != "id" and r.trace_id is not None:
         span = ""
         if r.around is not None and r.window is not None:
             span = f" between {_clock(r.around - r.window)} and {_clock(r.around + r.window)} UTC"
