@@ -13,7 +13,7 @@ import pytest
 
 from kb.errors import KBError
 from kb.guides.logfields import service_from_filename, service_key
-from kb.guides.stitch import stitch_logs
+from kb.guides.stitch import parse_tz_options, parse_when, parse_window, stitch_logs
 from kb.guides.trace_report import TraceReport
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"  # the request under investigation
@@ -562,6 +562,28 @@ def test_bad_zone_and_bad_id_are_kb_errors(tmp_path: Path) -> None:
         stitch_logs([log], trace_id="null")
     report = stitch_logs([log], trace_id=T, tz_by_file={"b.log": "UTC"})
     assert any("--tz b.log=UTC: no such file" in w for w in report.warnings)
+
+
+def test_option_parsers_for_the_command_line() -> None:
+    assert parse_window("10m") == timedelta(minutes=10)
+    assert parse_window("90") == timedelta(seconds=90)
+    assert parse_window("1.5h") == timedelta(minutes=90)
+    assert parse_when("2024-03-14T15:02:00+01:00") == at("2024-03-14T14:02:00Z")
+    assert parse_when("2024-03-14T14:02:00") == at("2024-03-14T14:02:00Z")
+    assert parse_when("2024-03-14 14:02") == at("2024-03-14T14:02:00Z")
+    assert parse_when("1710424920") == at("2024-03-14T14:02:00Z")
+    assert parse_tz_options(["users.log=Europe/Berlin", "a=b.log=UTC"]) == {
+        "users.log": "Europe/Berlin",
+        "a=b.log": "UTC",
+    }
+    for bad in (
+        lambda: parse_window("soon"),
+        lambda: parse_when("yesterday"),
+        lambda: parse_tz_options(["users.log"]),
+        lambda: parse_tz_options(["users.log=Mars/Olympus"]),
+    ):
+        with pytest.raises(KBError):
+            bad()
 
 
 def test_json_shape_is_stable(tmp_path: Path) -> None:

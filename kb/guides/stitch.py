@@ -9,6 +9,7 @@ pass over the files that use those keys.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kb.errors import KBError
 from kb.guides.findings import analyse, entry, sort_time
-from kb.guides.logfields import DEFAULT_ID_FIELDS, FieldReader, LogRecord, id_needles, normalise_id
+from kb.guides.logfields import (
+    DEFAULT_ID_FIELDS,
+    FieldReader,
+    LogRecord,
+    id_needles,
+    normalise_id,
+    parse_time,
+)
 from kb.guides.logs import LogFile, describe_zone, syslog_year
 from kb.guides.trace_report import Candidate, FileReport, TraceReport
 
@@ -26,6 +34,43 @@ MAX_RECORDS = 50_000  # records of one id held; more are counted, not kept
 MAX_CANDIDATES = 1_000  # ids with an error held by the first pass of --around
 MAX_LINKED = 10
 OTHERS_LISTED = 20
+
+
+_WINDOW = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*", re.I)
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(text: str) -> timedelta:
+    """'10m', '90s', '1.5h', '2d' or plain seconds as a timedelta (for --window)."""
+    m = _WINDOW.fullmatch(text)
+    if m is None or float(m.group(1)) <= 0:
+        raise KBError(f"--window {text!r}: give a duration such as 10m, 90s or 2h")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
+
+
+def parse_when(text: str) -> datetime:
+    """An ISO-8601 time (UTC when it has no offset) or epoch seconds (for --around)."""
+    when = parse_time(text.strip())
+    if when is None:
+        try:  # minutes only: 2024-03-14 14:02, 2024-03-14T14:02+01:00
+            when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    if when is None:
+        raise KBError(f"--around {text!r}: give a time such as 2024-03-14T14:02:00Z")
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def parse_tz_options(items: Iterable[str]) -> dict[str, str]:
+    """['FILE=ZONE', ...] (--tz, repeatable) as {FILE: ZONE}, each zone checked."""
+    out = {}
+    for item in items:
+        file, sep, zone = item.rpartition("=")
+        if not sep or not file or not zone:
+            raise KBError(f"--tz {item!r}: write FILE=ZONE, e.g. users.log=Europe/Berlin")
+        _zone(zone)
+        out[file] = zone
+    return out
 
 
 def _zone(name: str | tzinfo) -> tuple[tzinfo, str]:
