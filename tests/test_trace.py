@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import bz2
 import gzip
 import json
+import lzma
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -223,11 +225,17 @@ def test_gzip_recognised_by_magic_bytes_not_extension(tmp_path: Path) -> None:
     disguised.write_bytes(gzip.compress(body.encode()))
     named = tmp_path / "shipping-service.log.2.gz"
     named.write_bytes(gzip.compress(body.replace("zipped", "named").encode()))
-    report = stitch_logs([disguised, named], trace_id=T)
-    assert [e.message for e in report.timeline] == ["zipped", "named"]
+    xz = tmp_path / "billing.jsonl.xz"
+    xz.write_bytes(lzma.compress(body.replace("zipped", "xz").encode()))
+    bz = tmp_path / "tax.log.bz2"
+    bz.write_bytes(bz2.compress(body.replace("zipped", "bz2").encode()))
+    report = stitch_logs([disguised, named, xz, bz], trace_id=T)
+    assert [e.message for e in report.timeline] == ["zipped", "named", "xz", "bz2"]
     assert [(f.format, f.compression, f.service) for f in report.files] == [
         ("jsonl", "gzip", "orders"),
         ("jsonl", "gzip", "shipping-service"),
+        ("jsonl", "xz", "billing"),
+        ("jsonl", "bzip2", "tax"),
     ]
 
 
@@ -290,6 +298,37 @@ def test_otlp_json_trace_export(tmp_path: Path) -> None:
     assert "context deadline exceeded" in report.first_error.message
     gap = next(g for g in report.gaps if g.service == "paymentservice")
     assert gap.kind == "not_in_logs" and gap.caller == "checkoutservice"
+
+
+def test_otlp_json_logs_export(tmp_path: Path) -> None:
+    def log(ns: int, severity: int, body: str, trace: str) -> dict:
+        return {
+            "timeUnixNano": str(1_710_424_800_000_000_000 + ns),
+            "severityNumber": severity,
+            "body": {"stringValue": body},
+            "traceId": trace,
+        }
+
+    doc = {
+        "resourceLogs": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}]
+                },
+                "scopeLogs": [
+                    {"logRecords": [log(0, 9, "added", T), log(5, 17, "failed", T),
+                                    log(7, 17, "other", U)]}
+                ],
+            }
+        ]
+    }  # fmt: skip
+    path = tmp_path / "logs.json"
+    path.write_text(json.dumps(doc, indent=1))
+    report = stitch_logs([path], trace_id=T)
+    assert [(e.service, e.level, e.message) for e in report.timeline] == [
+        ("cart", "INFO", "added"),
+        ("cart", "ERROR", "failed"),
+    ]
 
 
 def test_otlp_json_lines_with_base64_ids(tmp_path: Path) -> None:
