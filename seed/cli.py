@@ -40,3 +40,4 @@ def seed(directory: Path, seed_value: int, as_json: bool) -> None:
     for name in repos:
         click.echo(f"  repos/{name}")
     click.echo("  slack-export/ and slack-export.zip")
+    click.echo(f"  {org.manifest['logs']['dir']}/ (the checkout outage's logs)")

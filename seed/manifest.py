@@ -48,6 +48,7 @@ class DemoOrg:
     unwritten_rules = _field("unwritten_rules", "Rules only stated in Slack.")
     slack = _field("slack", "Slack export location and channels.")
     stories = _field("stories", "Questions with their expected answers and sources.")
+    logs = _field("logs", "The incident's log files and what stitching them must find.")
 
     @property
     def manifest_path(self) -> Path:

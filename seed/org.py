@@ -12,6 +12,7 @@ from seed.files import analytics, inventory, notification, order, payment, platf
 from seed.filler import TICKET_PREFIX, FillerEngine
 from seed.gitwriter import git_env
 from seed.history import RepoHistory, write_history
+from seed.logs import write_incident_logs
 from seed.manifest import DemoOrg, build_manifest, write_manifest
 from seed.model import CommitPlan
 from seed.schedule import PROTECTED, REPOS, schedule
@@ -108,5 +109,6 @@ def generate_demo_org(out_dir: Path, seed: int = 42) -> DemoOrg:
     channels = build_channels(seed, histories, leaks)
     slack = write_slack_export(out_dir, seed, channels)
     manifest = build_manifest(seed, histories, leaks, pairs, slack, channels)
+    manifest["logs"] = write_incident_logs(out_dir, seed)
     write_manifest(out_dir, manifest)
     return DemoOrg(root=out_dir.resolve(), seed=seed, as_of=AS_OF, manifest=manifest)
