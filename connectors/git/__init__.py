@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from connectors.git.files import head_tree
 from connectors.git.history import LogStream, load_history, start_log
 from kb.contract.connector import SourceConfig
 from kb.contract.records import Checkpoint, Record, RepoRecord, RepoTreeRecord
+from kb.contract.weblinks import forge_of, web_url_of_remote
 from kb.errors import SourceError
 from kb.settings import Settings
 
 
-def git(repo: Path, *args: str) -> str:
-    """Run a git command in `repo` and return its stdout (text, errors replaced)."""
-    res = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        check=False,
-    )
-    if res.returncode != 0:
-        msg = res.stderr.decode("utf-8", "replace").strip()
-        raise SourceError(f"git {' '.join(args[:2])} failed in {repo}: {msg}")
-    return res.stdout.decode("utf-8", "replace")
+class RepoFacts(NamedTuple):
+    """What the repository says of itself: HEAD, its branch, its remote, where it is browsed."""
+
+    head: str | None
+    branch: str | None
+    remote: str | None
+    web_url: str | None
+    forge: str | None
 
 
 class GitConnector:
@@ -57,23 +54,38 @@ class GitConnector:
             with contextlib.suppress(OSError):
                 self._prefetched = start_log(self.path, cursor.get("last_commit"))
 
-    def _check_repo(self) -> tuple[str | None, str | None]:
+    def _open(self) -> RepoFacts:
+        """Open and validate the repository (GitPython), read HEAD, its branch and remote.
+
+        GitPython reads `.git` itself: no git process is started for this.
+        """
+        import git as gitpython
+
         if not self.path.exists():
             raise SourceError(f"{self.path}: no such directory")
         try:
-            inside = git(self.path, "rev-parse", "--is-inside-work-tree").strip()
-        except SourceError as exc:
-            raise SourceError(f"{self.path} is not a git repository ({exc})") from exc
-        if inside != "true":
-            raise SourceError(f"{self.path} is a bare repository; kb needs a work tree")
+            repo = gitpython.Repo(self.path)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
+            raise SourceError(f"{self.path} is not a git repository ({exc!r})") from exc
         try:
-            head = git(self.path, "rev-parse", "--verify", "-q", "HEAD").strip() or None
-        except SourceError:
-            head = None  # an empty repository: no commit yet
-        branch = None
-        if head:
-            branch = git(self.path, "rev-parse", "--abbrev-ref", "HEAD").strip() or None
-        return head, branch
+            if repo.bare:
+                raise SourceError(f"{self.path} is a bare repository; kb needs a work tree")
+            try:
+                # The sha HEAD points to, read from the refs: no object is loaded.
+                head: str | None = gitpython.SymbolicReference.dereference_recursive(repo, "HEAD")
+            except ValueError:
+                head = None  # an empty repository: no commit yet
+            branch = None
+            if head and not repo.head.is_detached:
+                branch = repo.head.reference.name
+            remote = None
+            with contextlib.suppress(ValueError, IndexError, AttributeError):
+                remote = repo.remote("origin").url or None
+        finally:
+            repo.close()
+        web_url = self.source.options.get("web_url") or web_url_of_remote(remote)
+        forge = forge_of(web_url, self.source.options.get("forge")) if web_url else None
+        return RepoFacts(head, branch, remote, web_url, forge)
 
     def _take_prefetched(self) -> LogStream | None:
         stream, self._prefetched = self._prefetched, None
@@ -81,16 +93,16 @@ class GitConnector:
 
     def load(self, cursor: dict[str, Any]) -> Iterator[Record]:
         """Yield the repo, its new commits, then its changed content at HEAD."""
-        head, branch = self._check_repo()
-        remote = None
-        with contextlib.suppress(SourceError):  # no remote configured
-            remote = git(self.path, "config", "--get", "remote.origin.url").strip() or None
+        facts = self._open()
+        head = facts.head
         repo = self.source.name
         yield RepoRecord(
             name=repo,
             location=str(self.path.resolve()),
-            remote_url=remote,
-            default_branch=branch,
+            remote_url=facts.remote,
+            web_url=facts.web_url,
+            forge=facts.forge,
+            default_branch=facts.branch,
             head_commit=head,
         )
         if head is None:

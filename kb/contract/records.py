@@ -82,6 +82,8 @@ class RepoRecord:
     name: str
     location: str
     remote_url: str | None = None
+    web_url: str | None = None  # https://host/owner/repo, for citation links
+    forge: str | None = None  # github | gitlab | bitbucket | gitea
     default_branch: str | None = None
     head_commit: str | None = None
     is_monorepo: bool = False

@@ -127,6 +127,9 @@ class Repo(Base):
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     location: Mapped[str] = mapped_column(Text)
     remote_url: Mapped[str | None] = mapped_column(Text)
+    # Where it is browsed (https://host/owner/repo) and the forge whose link forms it takes.
+    web_url: Mapped[str | None] = mapped_column(Text)
+    forge: Mapped[str | None] = mapped_column(String(20))
     default_branch: Mapped[str | None] = mapped_column(String(200))
     head_commit: Mapped[str | None] = mapped_column(String(64))
     is_monorepo: Mapped[bool] = mapped_column(Boolean, default=False)

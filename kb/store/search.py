@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 
 from kb.contract.identity import service_of_repo
+from kb.contract.weblinks import commit_url, file_url
 from kb.store.models import (
     Chunk,
     Commit,
@@ -162,18 +163,19 @@ def commit_sources(store: Store, commit_ids: Sequence[int]) -> dict[int, ChunkSo
         return {}
     with store.transaction() as s:
         rows = s.execute(
-            select(Commit, Repo.name, Person.display_name)
+            select(Commit, Repo.name, Person.display_name, Repo.web_url, Repo.forge)
             .join(Repo, Commit.repo_id == Repo.id)
             .outerjoin(Person, Commit.author_person_id == Person.id)
             .where(Commit.id.in_(list(commit_ids)))
         )
         out: dict[int, ChunkSource] = {}
-        for c, repo, who in rows.tuples():
+        for c, repo, who, web_url, forge in rows.tuples():
             message = c.message.strip()
             doc = SourceRef(
                 document_id=-c.id, external_id=f"git:{repo}:commit:{c.sha}",
                 kind=DocumentKind.COMMIT.value, title=message.partition("\n")[0].strip(),
-                repo=repo, service=service_of_repo(repo), path=None, commit=c.sha, url=None,
+                repo=repo, service=service_of_repo(repo), path=None, commit=c.sha,
+                url=commit_url(web_url, forge or "github", c.sha) if web_url else None,
                 author=who or c.author_name, created_at=as_utc(c.authored_at), status=None,
                 meta={"tickets": c.tickets.split(), "is_revert": c.is_revert,
                       "is_fix": c.is_fix},
@@ -191,18 +193,27 @@ def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSour
     with store.transaction() as s:
         for start in range(0, len(ids), 500):
             rows = s.execute(
-                select(Chunk, Document, Repo.name, Service.name, Person.display_name)
+                select(
+                    Chunk,
+                    Document,
+                    Repo.name,
+                    Service.name,
+                    Person.display_name,
+                    Repo.web_url,
+                    Repo.forge,
+                )
                 .join(Document, Chunk.document_id == Document.id)
                 .outerjoin(Repo, Document.repo_id == Repo.id)
                 .outerjoin(Service, Document.service_id == Service.id)
                 .outerjoin(Person, Document.author_person_id == Person.id)
                 .where(Chunk.id.in_(ids[start : start + 500]))
             )
-            for chunk, doc, repo, service, author in rows.tuples():
+            for chunk, doc, repo, service, author, web_url, forge in rows.tuples():
                 ref = SourceRef(
                     document_id=doc.id, external_id=doc.external_id, kind=doc.kind.value,
                     title=doc.title, repo=repo, service=service or service_of_repo(repo),
-                    path=doc.path, commit=doc.commit_sha, url=doc.url,
+                    path=doc.path, commit=doc.commit_sha,
+                    url=doc.url or _web_link(web_url, forge, doc, chunk.start_line),
                     author=author or doc.author_name, created_at=doc.created_at,
                     status=doc.status.value if doc.status else None, meta=dict(doc.meta or {}),
                 )  # fmt: skip
@@ -210,6 +221,20 @@ def chunk_sources(store: Store, chunk_ids: Iterable[str]) -> dict[str, ChunkSour
                     chunk.id, chunk.text, chunk.heading, chunk.start_line, ref
                 )
     return out
+
+
+def _web_link(
+    web_url: str | None, forge: str | None, doc: Document, line: int | None
+) -> str | None:
+    """A git source's web link: the file at its commit (at the chunk's line), or the commit."""
+    if not web_url or not doc.commit_sha:
+        return None
+    if doc.path:
+        at = doc.meta.get("line") if isinstance((doc.meta or {}).get("line"), int) else line
+        return file_url(
+            web_url, forge or "github", doc.commit_sha, doc.path, at if at and at > 1 else None
+        )
+    return commit_url(web_url, forge or "github", doc.commit_sha)
 
 
 def service_names(store: Store) -> list[str]:

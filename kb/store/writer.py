@@ -319,6 +319,8 @@ class RecordWriter:
             self.s.add(repo)
         repo.location = rec.location
         repo.remote_url = rec.remote_url
+        repo.web_url = rec.web_url
+        repo.forge = rec.forge
         repo.default_branch = rec.default_branch
         repo.head_commit = rec.head_commit
         repo.is_monorepo = rec.is_monorepo
