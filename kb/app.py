@@ -83,11 +83,9 @@ class KB:
 
     def revision(self) -> str | None:
         """The schema revision of the knowledge base; None when there is none yet."""
-        reader = self.reader
-        if not reader.exists() or not reader.has_table("alembic_version"):
-            return None
-        row = reader.one("SELECT version_num FROM alembic_version")
-        return row[0] if row else None
+        from kb.store.history import schema_revision
+
+        return schema_revision(self.reader)
 
     @cached_property
     def base_embedder(self) -> Embedder:
@@ -154,6 +152,7 @@ class KB:
 
         return AnswerService(
             self.store,
+            self.reader,
             self.retriever,
             llm=build_llm_answerer(self.settings),
             departed_after_days=self.settings.departed_after_days,
@@ -214,6 +213,7 @@ class KB:
 
         return Ingestor(
             self.store,
+            self.reader,
             lambda: self.indexer,
             self.settings,
             after_run=[self._refresh_danger_zones],

@@ -166,7 +166,7 @@ def test_an_llm_answer_cites_the_same_sources_or_falls_back(
 
     def service(reply: str) -> AnswerService:
         model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
-        return AnswerService(app.store, app.retriever, llm=LLMAnswerer(model, "fake"))
+        return AnswerService(app.store, app.reader, app.retriever, llm=LLMAnswerer(model, "fake"))
 
     good = service("Checkout stopped calling payments after INC-2024-03 [1] [9].").ask(
         question, record=False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kb.app import KB
 from kb.contract.records import DocumentRecord
+from kb.store.history import source_cursor
 from kb.store.models import DocumentKind, SourceKind
 
 README_V1 = """# Payment service
@@ -41,7 +42,7 @@ def test_changed_document_replaces_chunks_and_drops_stale_vectors(kb_app: KB) ->
     first = kb_app.indexer.index_batch(src, [_doc(README_V1)], cursor={"head": "a1"})
     assert first.documents_written == 1 and first.chunks_written == 3
     assert kb_app.vectors.count() == 3 == kb_app.store.counts()["chunks"]
-    assert kb_app.store.cursor(src) == {"head": "a1"}
+    assert source_cursor(kb_app.reader, "git", "payment-service") == {"head": "a1"}
 
     again = kb_app.indexer.index_batch(src, [_doc(README_V1)], cursor={"head": "a1"})
     assert again.documents_unchanged == 1 and again.texts_embedded == 0

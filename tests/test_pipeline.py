@@ -32,6 +32,7 @@ from kb.contract.records import (
     WisdomRecord,
 )
 from kb.settings import Settings
+from kb.store.history import source_cursor
 from kb.store.models import (
     ChangeType,
     Commit,
@@ -106,9 +107,9 @@ def test_batches_commit_with_their_cursor_and_a_crash_keeps_committed_ones(kb_ap
     with pytest.raises(RuntimeError):
         kb_app.ingestor().run(_config(), connector=crashing)
     store = kb_app.store
-    src = store.ensure_source(SourceKind.GIT, "payment-service", "/repos/payment-service")
+    store.ensure_source(SourceKind.GIT, "payment-service", "/repos/payment-service")
     # Batches 1-2 committed; the cursor says so; the half-read third batch kept no cursor.
-    assert store.cursor(src) == {"last_commit": "b2"}
+    assert source_cursor(kb_app.reader, "git", "payment-service") == {"last_commit": "b2"}
     with store.transaction() as s:
         shas = set(s.scalars(select(Commit.sha)))
     assert {"a1", "b2"} <= shas
@@ -120,7 +121,7 @@ def test_batches_commit_with_their_cursor_and_a_crash_keeps_committed_ones(kb_ap
     with store.transaction() as s:
         assert sorted(s.scalars(select(Commit.sha))) == ["a1", "b2", "c3"]
         assert s.scalar(select(Person.display_name)) == "Alex Morgan"
-    assert store.cursor(src) == {"last_commit": "c3"}
+    assert source_cursor(kb_app.reader, "git", "payment-service") == {"last_commit": "c3"}
 
 
 def test_secrets_are_redacted_before_storage_and_embedding(kb_app: KB) -> None:

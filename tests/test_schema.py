@@ -19,7 +19,7 @@ def test_revisions_replayed_on_empty_database_match_models(db_url: str) -> None:
     # The Alembic path (existing databases); a new one is built from the models instead,
     # and tests/test_schema_fresh.py requires the two to be identical.
     store = Store.from_url(db_url)
-    assert store.revision() is None
+    assert db.current_revision(store.engine) is None
     assert db.run_migrations(store.engine) == db.head_revision()
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(
@@ -33,7 +33,7 @@ def test_revisions_replayed_on_empty_database_match_models(db_url: str) -> None:
 
 
 def test_upgrade_is_idempotent(store: Store) -> None:
-    assert store.revision() == db.head_revision()
+    assert db.current_revision(store.engine) == db.head_revision()
     before, after = store.migrate()
     assert before == after == db.head_revision()
 

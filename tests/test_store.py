@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 
 from kb.contract.records import ChunkText, DocumentRecord
 from kb.store import Store
+from kb.store.history import source_cursor
 from kb.store.models import Chunk, Document, DocumentKind, SourceKind
+from kb.store.reader import Reader
 
 
 def _adr(body: str) -> DocumentRecord:
@@ -66,17 +68,19 @@ def test_delete_documents_returns_their_chunk_ids(store: Store) -> None:
 
 def test_cursor_advances_only_with_its_transaction(store: Store) -> None:
     src = store.ensure_source(SourceKind.SLACK, "workspace", "https://slack.example")
-    assert store.cursor(src) == {}
+    reader = Reader(store.engine.url.render_as_string(hide_password=False))
+    assert source_cursor(reader, "slack", "workspace") == {}
     with store.transaction() as s:
         store.save_cursor(s, src, {"incidents": "1710412345.000100"})
-    assert store.cursor(src) == {"incidents": "1710412345.000100"}
+    assert source_cursor(reader, "slack", "workspace") == {"incidents": "1710412345.000100"}
     try:
         with store.transaction() as s:
             store.save_cursor(s, src, {"incidents": "1710499999.000000"})
             raise RuntimeError("crash before commit")
     except RuntimeError:
         pass
-    assert store.cursor(src) == {"incidents": "1710412345.000100"}
+    assert source_cursor(reader, "slack", "workspace") == {"incidents": "1710412345.000100"}
+    reader.close()
     # Same (kind, name) is the same source.
     assert store.ensure_source(SourceKind.SLACK, "workspace", "elsewhere") == src
 

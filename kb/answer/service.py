@@ -16,10 +16,11 @@ from kb.errors import KBError
 from kb.retrieval.hits import Hit
 from kb.retrieval.hybrid import Retriever
 from kb.retrieval.intent import Intent, _stem, terms_of
-from kb.store import Store
+from kb.store import Store, history
 from kb.store import questions as qs
 from kb.store import search as sq
 from kb.store.models import WisdomKind
+from kb.store.reader import Reader
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
@@ -64,12 +65,14 @@ class AnswerService:
     def __init__(
         self,
         store: Store,
+        reader: Reader,
         retriever: Retriever,
         llm: LLMAnswerer | None = None,
         departed_after_days: int = 270,
         experts: ExpertService | None = None,
     ) -> None:
         self.store = store
+        self.reader = reader
         self.retriever = retriever
         self.llm = llm
         self.departed_after_days = departed_after_days
@@ -272,7 +275,7 @@ class AnswerService:
             experts = self._experts(hits, services)
             if experts:
                 return experts
-        now = sq.latest_activity(self.store)
+        now = history.latest_activity(self.reader)
         if now is None:
             return []
         paths = [h.path for h in hits[:3] if h.path and h.kind in ("code", "doc", "adr")]

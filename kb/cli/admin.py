@@ -60,7 +60,7 @@ def config(ctx: click.Context, as_json: bool) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show what the knowledge base holds: rows per table, vectors, sources."""
     app = get_kb(ctx)
-    if app.store.revision() is None:
+    if app.revision() is None:
         raise KBError(
             f"no knowledge base at {app.settings.redacted()['effective_database_url']}: "
             "run `kb init` first"

@@ -31,6 +31,7 @@ from kb.contract.records import (
 )
 from kb.ingest.indexing import IndexStats
 from kb.ingest.redaction import redact_record
+from kb.store.history import source_cursor
 from kb.store.models import DocumentKind, SourceKind, WisdomKind
 from kb.store.writer import RecordWriter
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from kb.ingest.indexing import Indexer
     from kb.settings import Settings
     from kb.store import Store
+    from kb.store.reader import Reader
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +144,14 @@ class Ingestor:
     def __init__(
         self,
         store: Store,
+        reader: Reader,
         indexer: Callable[[], Indexer],
         settings: Settings,
         after_run: Sequence[AfterRun] = (),
         on_batch: Callable[[IngestReport], None] | None = None,
     ) -> None:
         self.store = store
+        self.reader = reader
         self._indexer = indexer
         self.settings = settings
         self.after_run = after_run
@@ -168,7 +172,8 @@ class Ingestor:
         # the run's hundreds of thousands of short-lived records set off (~15% of a run).
         gc.freeze()
         try:
-            for record in connector.load(store.cursor(source_id)):
+            cursor = source_cursor(self.reader, config.kind, config.name)
+            for record in connector.load(cursor):
                 if isinstance(record, Failure):
                     report.failures.append({"where": record.where, "message": record.message})
                     continue

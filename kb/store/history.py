@@ -6,12 +6,12 @@ starts in a fraction of the time. Table and column names are the models' (kb.sto
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from kb.contract.kinds import ChangeType, IdentityKind
+from kb.store.decoders import json_value, string_list, utc, utc_or_none
 from kb.store.reader import Reader
 
 
@@ -92,7 +92,7 @@ def repo_history(db: Reader, name: str, *, with_changes: bool = True) -> RepoHis
     )
     for cid, sha, an, ae, ce, pid, at, co, merge, fix, revert, msg in commits:
         out.commits[cid] = CommitRow(
-            cid, sha, an or "", ae or "", ce, pid, _utc(at), _co_authors(co),
+            cid, sha, an or "", ae or "", ce, pid, utc(at), string_list(co),
             bool(merge), bool(fix), bool(revert), (msg or "").split("\n", 1)[0],
         )  # fmt: skip
     # IN, not a join: the commit_id index then yields the rows in order, with no sort.
@@ -108,32 +108,12 @@ def repo_history(db: Reader, name: str, *, with_changes: bool = True) -> RepoHis
     return out
 
 
-def _utc(value: str | datetime) -> datetime:
-    """A stored timestamp as `UTCDateTime` reads it back: timezone-aware, in UTC."""
-    if isinstance(value, str):  # SQLite keeps the UTC time as ISO text with no offset
-        return datetime.fromisoformat(value + "+00:00")  # several times faster than .replace()
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _utc_or_none(value: str | datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
-def _co_authors(value: str | list[str] | None) -> tuple[str, ...]:
-    """The stored JSON list: text on SQLite (most often "[]"), decoded already on PostgreSQL."""
-    if isinstance(value, str):
-        if value == "[]":
-            return ()
-        value = json.loads(value)
-    return tuple(value or ())
-
-
 def people(db: Reader) -> dict[int, PersonRow]:
     rows = db.rows(
         "SELECT id, display_name, primary_email, is_bot, last_activity_at, left_at FROM people"
     )
     return {
-        pid: PersonRow(pid, name, email, bool(bot), _utc_or_none(last), _utc_or_none(left))
+        pid: PersonRow(pid, name, email, bool(bot), utc_or_none(last), utc_or_none(left))
         for pid, name, email, bot, last, left in rows
     }
 
@@ -185,16 +165,21 @@ def source_cursor(db: Reader, kind: str, name: str) -> dict[str, Any]:
         return {}
     m = db.mark
     row = db.one(f"SELECT cursor FROM sources WHERE kind = {m} AND name = {m}", (kind, name))
-    value = row[0] if row else None
-    if isinstance(value, str):  # JSON text on SQLite, decoded already on PostgreSQL
-        value = json.loads(value)
-    return dict(value or {})
+    return dict(json_value(row[0]) or {}) if row else {}
+
+
+def schema_revision(db: Reader) -> str | None:
+    """The Alembic revision the database is at; None when there is no knowledge base yet."""
+    if not db.exists() or not db.has_table("alembic_version"):
+        return None
+    row = db.one("SELECT version_num FROM alembic_version")
+    return row[0] if row else None
 
 
 def latest_activity(db: Reader) -> datetime | None:
     """The newest activity of anyone: the knowledge base's "now" for who has left."""
     row = db.one("SELECT max(last_activity_at) FROM people")
-    return _utc_or_none(row[0]) if row else None
+    return utc_or_none(row[0]) if row else None
 
 
 def facts_version(db: Reader) -> tuple[Any, ...]:

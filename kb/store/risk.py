@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import aliased
 
 from kb.contract.records import WisdomRecord
+from kb.store.decoders import utc_or_none
 from kb.store.models import (
     Commit,
     Document,
@@ -24,7 +25,6 @@ from kb.store.models import (
     WisdomOrigin,
     WisdomStatus,
 )
-from kb.store.search import as_utc
 from kb.store.store import Store
 from kb.store.writer import RecordWriter
 
@@ -129,7 +129,7 @@ def incident_texts(store: Store) -> list[IncidentText]:
         texts.extend(docs_by_ext[d] for d in meta.get("documents", []) or [] if d in docs_by_ext)
         label = str(meta.get("inc_id") or external_id.removeprefix("incident:"))
         out.append(
-            IncidentText(external_id, label, title or label, as_utc(started),
+            IncidentText(external_id, label, title or label, utc_or_none(started),
                          frozenset(linked), tuple(texts))
         )  # fmt: skip
     return out
@@ -213,7 +213,8 @@ def wisdom_rows(
                     said_by=who or w.said_by_name, document_external_id=doc,
                     document_kind=dkind.value if dkind is not None else None,
                     document_author_person_id=dpid, document_author=dname or draw,
-                    created_at=as_utc(w.created_at), last_verified_at=as_utc(w.last_verified_at),
+                    created_at=utc_or_none(w.created_at),
+                    last_verified_at=utc_or_none(w.last_verified_at),
                     meta=dict(w.meta or {}),
                 )
             )  # fmt: skip

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, text
 
 from kb.contract.identity import service_of_repo
 from kb.contract.weblinks import commit_url, file_url
+from kb.store.decoders import utc_or_none
 from kb.store.models import (
     Chunk,
     Commit,
@@ -176,7 +177,7 @@ def commit_sources(store: Store, commit_ids: Sequence[int]) -> dict[int, ChunkSo
                 kind=DocumentKind.COMMIT.value, title=message.partition("\n")[0].strip(),
                 repo=repo, service=service_of_repo(repo), path=None, commit=c.sha,
                 url=commit_url(web_url, forge or "github", c.sha) if web_url else None,
-                author=who or c.author_name, created_at=as_utc(c.authored_at), status=None,
+                author=who or c.author_name, created_at=utc_or_none(c.authored_at), status=None,
                 meta={"tickets": c.tickets.split(), "is_revert": c.is_revert,
                       "is_fix": c.is_fix},
             )  # fmt: skip
@@ -385,27 +386,17 @@ def contributors(
         for pid, name, n, last, first, activity, left, bot in s.execute(q).tuples():
             out.append(
                 Contributor(
-                    pid, name, int(n), as_utc(last), as_utc(first), activity, left, bool(bot)
+                    pid,
+                    name,
+                    int(n),
+                    utc_or_none(last),
+                    utc_or_none(first),
+                    activity,
+                    left,
+                    bool(bot),
                 )
             )
         return out
-
-
-def as_utc(value: Any) -> datetime | None:
-    # Aggregates bypass the column type: SQLite hands back strings or naive datetimes.
-    from datetime import UTC
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def latest_activity(store: Store) -> datetime | None:
-    """The newest activity of anyone: the knowledge base's "now" for who has left."""
-    with store.transaction() as s:
-        return as_utc(s.scalar(select(func.max(Person.last_activity_at))))
 
 
 def commits_mentioning(store: Store, needles: Sequence[str], limit: int = 5) -> list[str]:

@@ -76,10 +76,6 @@ class Store:
         """Create or upgrade the schema; returns (revision before, revision after)."""
         return db.upgrade(self.engine)
 
-    def revision(self) -> str | None:
-        """The schema revision of the database (None when never initialised)."""
-        return db.current_revision(self.engine)
-
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back if it raises.
@@ -121,12 +117,6 @@ class Store:
                 if options is not None:
                     src.options = options
             return src.id
-
-    def cursor(self, source_id: int) -> dict[str, Any]:
-        """The last checkpoint the source reached ({} before its first sync)."""
-        with self.transaction() as s:
-            src = s.get(Source, source_id)
-            return dict(src.cursor) if src is not None else {}
 
     @staticmethod
     def save_cursor(session: Session, source_id: int, cursor: dict[str, Any]) -> None:
