@@ -1,1 +1,85 @@
-"""kb."""
+"""kb: the institutional knowledge base of a software team.
+
+The public API every surface (the CLI, the Slack bot, the dashboard, the MCP server) calls:
+
+    from kb import KB, Settings
+    app = KB(Settings())                       # KB_* variables, or Settings(home=...)
+    answer = app.ask("why is payment to order async?")
+    answer.to_json(), answer.to_markdown()
+
+Every capability is a method of `KB` or of a service it builds, and returns one of the result
+types below, each with `to_json()` (the stable JSON contract) and `to_markdown()`. Names load
+on first use, so `import kb` costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kb.analysis.busfactor import BusFactorReport
+    from kb.analysis.experts import Experts
+    from kb.analysis.hotspots import HotspotReport
+    from kb.analysis.staleness import StaleWisdom, WisdomList
+    from kb.answer.gaps import KnowledgeGaps
+    from kb.answer.types import Answer, Citation, Contact
+    from kb.app import KB, InitResult
+    from kb.contract.connector import SourceConfig
+    from kb.errors import ConfigError, KBError, NotFoundError, SourceError
+    from kb.guides.trace_report import TraceReport
+    from kb.ingest.pipeline import IngestReport
+    from kb.ingest.teaching import Remembered
+    from kb.settings import Settings
+
+_WHERE = {
+    "KB": "kb.app",
+    "InitResult": "kb.app",
+    "Settings": "kb.settings",
+    "KBError": "kb.errors",
+    "ConfigError": "kb.errors",
+    "SourceError": "kb.errors",
+    "NotFoundError": "kb.errors",
+    "SourceConfig": "kb.contract.connector",
+    "Answer": "kb.answer.types",
+    "Citation": "kb.answer.types",
+    "Contact": "kb.answer.types",
+    "KnowledgeGaps": "kb.answer.gaps",
+    "BusFactorReport": "kb.analysis.busfactor",
+    "Experts": "kb.analysis.experts",
+    "HotspotReport": "kb.analysis.hotspots",
+    "WisdomList": "kb.analysis.staleness",
+    "StaleWisdom": "kb.analysis.staleness",
+    "IngestReport": "kb.ingest.pipeline",
+    "Remembered": "kb.ingest.teaching",
+    "TraceReport": "kb.guides.trace_report",
+}
+
+__all__ = [
+    "KB",
+    "Answer",
+    "BusFactorReport",
+    "Citation",
+    "ConfigError",
+    "Contact",
+    "Experts",
+    "HotspotReport",
+    "IngestReport",
+    "InitResult",
+    "KBError",
+    "KnowledgeGaps",
+    "NotFoundError",
+    "Remembered",
+    "Settings",
+    "SourceConfig",
+    "SourceError",
+    "StaleWisdom",
+    "TraceReport",
+    "WisdomList",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'kb' has no attribute {name!r}")

@@ -54,6 +54,16 @@ class InitResult:
             "revision": self.revision,
         }
 
+    def to_markdown(self) -> str:
+        """Where the knowledge base is and what its schema became."""
+        if self.revision_before == self.revision:
+            done = f"kb is up to date (schema {self.revision})"
+        elif self.revision_before is None:
+            done = f"Created kb (schema {self.revision})"
+        else:
+            done = f"Upgraded kb schema {self.revision_before} → {self.revision}"
+        return f"{done} at `{self.database}`; vectors: `{self.vectors}`.\n"
+
 
 class KB:
     """One knowledge base: its settings, SQL store, vector store, embedder and services.

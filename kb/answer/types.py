@@ -107,6 +107,11 @@ class Contact:
         """JSON form."""
         return {"name": self.name, "departed": self.departed, "reason": self.reason}
 
+    def to_markdown(self) -> str:
+        """The person, marked if they left, and why them."""
+        left = " (has left)" if self.departed else ""
+        return f"**{self.name}**{left}: {self.reason}"
+
 
 @dataclass
 class Answer:

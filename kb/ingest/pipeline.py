@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kb.contract.connector import Connector, SourceConfig, load_connector
+from kb.contract.markdown import table
 from kb.contract.records import (
     Checkpoint,
     ChunkText,
@@ -99,6 +100,20 @@ class IngestReport:
         }
         out.update(asdict(self.index))
         return out
+
+    def to_markdown(self) -> str:
+        """What the run did, and each item it skipped with where and why."""
+        data = self.to_json()
+        lines = [f"# Ingested {self.kind} {self.source}", ""]
+        counted = [
+            (k, v) for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)
+        ]
+        lines += table(["what", "count"], [[k.replace("_", " "), str(v)] for k, v in counted])
+        lines += [f"- skipped ({reason}): {n}" for reason, n in data["skipped"].items()]
+        if self.failures:
+            lines += ["", f"{len(self.failures)} item(s) could not be read:", ""]
+            lines += [f"- `{f['where']}`: {f['message']}" for f in self.failures]
+        return "\n".join(lines) + "\n"
 
 
 def with_danger_documents(records: list[Record]) -> list[Record]:
