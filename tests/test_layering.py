@@ -112,3 +112,43 @@ def test_the_bus_factor_path_loads_no_sqlalchemy(tmp_path: Path) -> None:
     *report_lines, loaded = res.stdout.strip().splitlines()
     assert json.loads("\n".join(report_lines))["repos"][0]["truck_factor"] == 1
     assert loaded == "[]"
+
+
+def test_kb_has_no_import_cycle() -> None:
+    # import-linter's layers keep the packages in order; this keeps every module in order
+    # too (a cycle inside a layer is a module that should be split or moved).
+    import grimp
+
+    graph = grimp.build_graph("kb", exclude_type_checking_imports=True)
+    modules = sorted(graph.modules)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.find_modules_directly_imported_by(node)):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in modules:
+        if module not in index:
+            visit(module)
+    assert cycles == []

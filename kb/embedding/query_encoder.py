@@ -223,36 +223,6 @@ def _export_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def _without_onnx_package() -> Iterator[None]:
-    """Let torch's TorchScript exporter run when the `onnx` package is not installed.
-
-    The exporter imports `onnx` only to splice in onnx-script functions of custom ops;
-    a BERT graph has none, so the serialized bytes are already the whole model.
-    """
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        yield
-        return
-    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
-
-    original = onnx_proto_utils._add_onnxscript_fn
-
-    def passthrough(model_bytes: bytes, custom_opsets: Any) -> bytes:
-        if custom_opsets:
-            return original(model_bytes, custom_opsets)
-        return model_bytes
-
-    onnx_proto_utils._add_onnxscript_fn = passthrough
-    try:
-        yield
-    finally:
-        onnx_proto_utils._add_onnxscript_fn = original
-
-
 def export_onnx(model_dir: Path, out_path: Path) -> Path:
     """Export the model's transformer to ONNX at `out_path` (atomically) with its identity."""
     _force_offline()
@@ -294,7 +264,7 @@ def export_onnx(model_dir: Path, out_path: Path) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with torch.no_grad(), _without_onnx_package(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings():
             # The exporter warns about tracing and its own deprecation; neither applies.
             warnings.simplefilter("ignore")
             torch.onnx.export(
