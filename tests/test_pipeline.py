@@ -318,12 +318,12 @@ def test_concurrent_batches_never_both_create_a_person(
     """
     import threading
 
-    from kb.store.writer import RecordWriter
+    from kb.store.people import PeopleWriter
 
-    read = RecordWriter._identities
+    read = PeopleWriter._identities
     both_read = threading.Barrier(2, timeout=2.0)
 
-    def identities_then_wait(self: RecordWriter) -> Any:
+    def identities_then_wait(self: PeopleWriter) -> Any:
         first = self._identity is None
         out = read(self)
         if first:
@@ -331,7 +331,7 @@ def test_concurrent_batches_never_both_create_a_person(
                 both_read.wait()
         return out
 
-    monkeypatch.setattr(RecordWriter, "_identities", identities_then_wait)
+    monkeypatch.setattr(PeopleWriter, "_identities", identities_then_wait)
     database_url = None if db_url.startswith("sqlite") else db_url
     apps = [KB(Settings(home=tmp_path / "kb", database_url=database_url)) for _ in "ab"]
     apps[0].store.migrate()

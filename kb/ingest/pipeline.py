@@ -237,7 +237,7 @@ class Ingestor:
             first: list[_Step] = [
                 (RepoRecord, w.repo, None),
                 (RepoTreeRecord, w.repo_tree, None),
-                (PersonRecord, w.person, "people_seen"),
+                (PersonRecord, w.people.person, "people_seen"),
                 (ServiceRecord, w.service, "services"),
             ]
             for kind, write, counter in first:
@@ -250,7 +250,7 @@ class Ingestor:
                         store.set_document_author(
                             session,
                             rec.external_id,
-                            w.person_for(rec.author_name, rec.author_email),
+                            w.people.person_for(rec.author_name, rec.author_email),
                         )
             report.commits_written += w.commits(by_kind.get(CommitRecord, []))
             then: list[_Step] = [
@@ -265,7 +265,7 @@ class Ingestor:
             gone: list[str] = []
             for doc_set in by_kind.get(DocumentSet, []):
                 gone.extend(w.drop_missing(doc_set))
-            w.flush_people()
+            w.people.flush()
             n_docs, stale = store.delete_documents(session, gone)
             report.index.documents_deleted += n_docs
             if cursor is not None:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from kb.contract.identity import normalise_email, normalise_name
 from kb.contract.records import (
     CodeOwnerRecord,
     CommitRecord,
@@ -19,7 +16,6 @@ from kb.contract.records import (
     DocumentSet,
     EventTopicRecord,
     IncidentRecord,
-    PersonRecord,
     RepoRecord,
     RepoTreeRecord,
     ServiceRecord,
@@ -34,11 +30,8 @@ from kb.store.models import (
     Document,
     EventRole,
     FileChange,
-    Identity,
-    IdentityKind,
     Incident,
     IncidentService,
-    Person,
     Repo,
     RepoFile,
     Service,
@@ -46,46 +39,11 @@ from kb.store.models import (
     ServiceEvent,
     WisdomEntry,
     WisdomOrigin,
-    utcnow,
 )
+from kb.store.people import PeopleWriter, PersonUpdate, earliest, latest
 
 # Ids of records derived from one file of a repo: git:{repo}:file:{path}#{part}
 _FILE_PREFIX = re.compile(r"^git:(?P<repo>[^:]+):file:(?P<path>.+)#$")
-
-
-def _better_name(current: str, candidate: str) -> str:
-    # Prefer "Priya Sharma" over "priya sharma" or "priya": capitalised, then longer.
-    def score(n: str) -> tuple[int, int]:
-        return (int(any(c.isupper() for c in n)) + int(" " in n.strip()), len(n))
-
-    return candidate if score(candidate) > score(current) else current
-
-
-def _min(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _max(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else max(a, b)
-
-
-@dataclass
-class _PersonUpdate:
-    """What a batch learnt about one person, applied once at the end of the batch."""
-
-    names: list[str] = field(default_factory=list)
-    email: str | None = None
-    is_bot: bool = False
-    team: str | None = None
-    left_at: datetime | None = None
-    left: bool = False
-    first: datetime | None = None
-    last: datetime | None = None
-
-    def seen(self, lo: datetime | None, hi: datetime | None) -> None:
-        """Widen the activity span."""
-        self.first = _min(self.first, lo)
-        self.last = _max(self.last, hi)
 
 
 _COMMIT_COLUMNS = (
@@ -135,12 +93,10 @@ class RecordWriter:
     def __init__(self, session: Session, source_id: int | None) -> None:
         self.s = session
         self.source_id = source_id
-        self._people: dict[tuple[str, str], int] = {}
+        # Who is behind each name, email or handle: resolved and created as the batch goes.
+        self.people = PeopleWriter(session, source_id)
         self._repos: dict[str, int | None] = {}
         self._services: dict[str, int] = {}
-        self._identity: dict[tuple[IdentityKind, str], int] | None = None
-        self._pending: dict[int, _PersonUpdate] = {}
-        self._new_identities: list[dict[str, Any]] = []  # written by flush_people
         # Facts (re)written in this batch: a file's facts not among them are stale.
         self._written_deps: set[int] = set()
         self._written_topics: set[int] = set()
@@ -177,137 +133,6 @@ class RecordWriter:
         if not external_id:
             return None
         return self.s.scalar(select(Document.id).where(Document.external_id == external_id))
-
-    # -- people ---------------------------------------------------------------------------
-
-    def _identities(self) -> dict[tuple[IdentityKind, str], int]:
-        # Loaded once per batch: resolving thousands of commit authors must not cost a
-        # query each (identities number in the hundreds, even for large projects).
-        if self._identity is None:
-            rows = self.s.execute(select(Identity.kind, Identity.value, Identity.person_id))
-            self._identity = {(k, v): pid for k, v, pid in rows.tuples()}
-        return self._identity
-
-    def person(self, rec: PersonRecord) -> int:
-        """Resolve (or create) the person behind a record's identities; update activity."""
-        keys: list[tuple[IdentityKind, str, str]] = []
-        for email in rec.emails:
-            if email and "@" in email:
-                keys.append((IdentityKind.EMAIL, normalise_email(email), email))
-        if rec.slack_id:
-            keys.append((IdentityKind.SLACK, rec.slack_id, rec.slack_id))
-        if rec.github_login:
-            keys.append((IdentityKind.GITHUB, rec.github_login.lower(), rec.github_login))
-        if rec.name and normalise_name(rec.name):
-            keys.append((IdentityKind.NAME, normalise_name(rec.name), rec.name))
-        known = self._identities()
-        # Strongest evidence first: an email or a chat id beats a name.
-        order = {IdentityKind.EMAIL: 0, IdentityKind.SLACK: 1, IdentityKind.GITHUB: 2}
-        matches = sorted(
-            (order.get(kind, 3), known[(kind, value)])
-            for kind, value, _ in keys
-            if (kind, value) in known
-        )
-        if matches:
-            pid = matches[0][1]
-        else:
-            # Core, not an ORM flush per person: a large project has thousands of authors.
-            people_t = cast(Table, Person.__table__)
-            pid = (
-                self.s.connection()
-                .execute(
-                    insert(people_t).returning(people_t.c.id),
-                    {
-                        "display_name": rec.name
-                        or (rec.emails[0] if rec.emails else rec.slack_id or "?"),
-                        "is_bot": rec.is_bot,
-                    },
-                )
-                .scalar_one()
-            )
-        for kind, value, raw in keys:
-            if (kind, value) not in known:
-                self._new_identities.append(
-                    {
-                        "person_id": pid, "kind": kind, "value": value, "raw": raw,
-                        "source_id": self.source_id,
-                    }
-                )  # fmt: skip
-                known[(kind, value)] = pid
-        update = self._pending.setdefault(pid, _PersonUpdate())
-        if rec.name:
-            update.names.append(rec.name)
-        if rec.emails and update.email is None:
-            update.email = normalise_email(rec.emails[0])
-        update.is_bot = update.is_bot or rec.is_bot
-        update.team = rec.team or update.team
-        update.left_at = rec.left_at or update.left_at
-        update.left = update.left or rec.left or rec.left_at is not None
-        update.seen(rec.seen_at, rec.seen_at)
-        return pid
-
-    def flush_people(self) -> None:
-        """Write the batch's new identities and person updates (call before commit)."""
-        if self._new_identities:
-            rows, self._new_identities = self._new_identities, []
-            self.s.connection().execute(insert(cast(Table, Identity.__table__)), rows)
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        ids = list(pending)
-        for start in range(0, len(ids), 500):
-            for person in self.s.scalars(
-                select(Person).where(Person.id.in_(ids[start : start + 500]))
-            ):
-                up = pending[person.id]
-                for name in up.names:
-                    person.display_name = _better_name(person.display_name, name)
-                if up.email and not person.primary_email:
-                    person.primary_email = up.email
-                person.is_bot = person.is_bot or up.is_bot
-                person.team = up.team or person.team
-                person.left_at = up.left_at or person.left_at
-                person.first_activity_at = _min(person.first_activity_at, up.first)
-                person.last_activity_at = _max(person.last_activity_at, up.last)
-                if up.left and person.left_at is None:
-                    # Left on an unknown date: by their last activity seen, a lower bound.
-                    person.left_at = person.last_activity_at or utcnow()
-        self.s.flush()
-
-    def find_person(self, handle: str) -> int | None:
-        """The known person behind an email, a login (`@alex-morgan`) or a name; never creates.
-
-        Ownership files name people by handles that may match no one we have seen; a
-        bogus person per handle would distort every who-knows-what figure.
-        """
-        handle = handle.strip().lstrip("@")
-        known = self._identities()
-        if "@" in handle:
-            return known.get((IdentityKind.EMAIL, normalise_email(handle)))
-        login = handle.split("/")[-1].lower()
-        pid = known.get((IdentityKind.GITHUB, login)) or known.get(
-            (IdentityKind.NAME, normalise_name(login))
-        )
-        if pid is not None and (IdentityKind.GITHUB, login) not in known:
-            self.s.add(
-                Identity(
-                    person_id=pid, kind=IdentityKind.GITHUB, value=login, raw=handle,
-                    source_id=self.source_id,
-                )
-            )  # fmt: skip
-            known[(IdentityKind.GITHUB, login)] = pid
-        return pid
-
-    def person_for(self, name: str | None, email: str | None) -> int | None:
-        """Person id for an author name/email pair (resolved or created)."""
-        if not name and not email:
-            return None
-        key = (name or "", (email or "").lower())
-        if key in self._people:
-            return self._people[key]
-        pid = self.person(PersonRecord(name=name, emails=(email,) if email else ()))
-        self._people[key] = pid
-        return pid
 
     # -- repos, services, dependencies -----------------------------------------------------
 
@@ -352,7 +177,7 @@ class RecordWriter:
         svc.owner_team = rec.owner_team or svc.owner_team
         svc.description = rec.description or svc.description
         if rec.owner:
-            svc.owner_person_id = self.find_person(rec.owner) or svc.owner_person_id
+            svc.owner_person_id = self.people.find_person(rec.owner) or svc.owner_person_id
         self.s.flush()
         return svc.id
 
@@ -465,7 +290,7 @@ class RecordWriter:
             row = CodeOwner(repo_id=rid, pattern=rec.pattern, owner=rec.owner)
             self.s.add(row)
         row.line = rec.line
-        row.person_id = self.find_person(rec.owner)
+        row.person_id = self.people.find_person(rec.owner)
         self.s.flush()
         self._written_owners.add(row.id)
 
@@ -501,16 +326,16 @@ class RecordWriter:
                 continue
             conn = self.s.connection()
             rows: list[tuple[Any, ...]] = []
-            pending = self._pending
+            pending = self.people.pending
             for c in new:
-                pid = self.person_for(c.author_name, c.author_email)
+                pid = self.people.person_for(c.author_name, c.author_email)
                 if pid is not None:
                     update = pending.get(pid)
                     if update is None:
-                        update = pending[pid] = _PersonUpdate()
+                        update = pending[pid] = PersonUpdate()
                     update.seen(c.authored_at, c.authored_at)
                 for n, e in c.co_authors:
-                    self.person_for(n, e)
+                    self.people.person_for(n, e)
                 rows.append(
                     (
                         rid, c.sha, " ".join(c.parents), pid, c.author_name, c.author_email,
@@ -568,7 +393,7 @@ class RecordWriter:
         row.status = rec.status
         row.document_id = self.document_id(rec.document_external_id)
         if rec.said_by_name or rec.said_by_email:
-            row.said_by_person_id = self.person_for(rec.said_by_name, rec.said_by_email)
+            row.said_by_person_id = self.people.person_for(rec.said_by_name, rec.said_by_email)
             row.said_by_name = rec.said_by_name or rec.said_by_email
         meta = dict(rec.meta)
         if rec.superseded_by_external_id:
@@ -595,8 +420,8 @@ class RecordWriter:
             self.s.add(row)
         # Fields one source lacks are filled from the other, never blanked.
         row.title = rec.title or row.title
-        row.started_at = _min(row.started_at, rec.started_at)
-        row.ended_at = _max(row.ended_at, rec.ended_at)
+        row.started_at = earliest(row.started_at, rec.started_at)
+        row.ended_at = latest(row.ended_at, rec.ended_at)
         row.severity = rec.severity or row.severity
         row.root_cause = rec.root_cause or row.root_cause
         row.resolution = rec.resolution or row.resolution
