@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from kb.app import KB
+from kb.contract.kinds import SourceKind
 from kb.contract.records import DocumentRecord
 from kb.store.history import source_cursor
-from kb.store.models import DocumentKind, SourceKind
+from kb.store.models import DocumentKind
 
 README_V1 = """# Payment service
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from kb.app import KB
 from kb.contract.connector import SourceConfig
+from kb.contract.kinds import SourceKind
 from kb.contract.records import (
     Checkpoint,
     CommitRecord,
@@ -44,7 +45,6 @@ from kb.store.models import (
     Incident,
     Person,
     ServiceDependency,
-    SourceKind,
     WisdomEntry,
     WisdomKind,
     WisdomStatus,
@@ -358,3 +358,20 @@ def test_concurrent_batches_never_both_create_a_person(
         assert s.scalars(select(Person.display_name)).all() == ["Alex Morgan"]
     for app in apps:
         app.close()
+
+
+def test_a_connector_kind_kb_does_not_know_is_stored_like_its_own(kb_app: KB) -> None:
+    # A third party registers a connector of its own kind through the entry points; kb
+    # stores its source and cursor without knowing the kind.
+    class TicketConnector(ScriptedConnector):
+        kind = "tickets"
+
+    doc = _doc("tickets:OPS-12", "Payment retries double-charged customers in March.")
+    script: list[Record] = [doc, Checkpoint({"last_ticket": "OPS-12"})]
+    source = SourceConfig("tickets", "ops-jira", "https://jira.example", {})
+    report = kb_app.ingest(source, connector=TicketConnector(script))
+    assert report.ok and report.index.documents_written == 1
+    assert source_cursor(kb_app.reader, "tickets", "ops-jira") == {"last_ticket": "OPS-12"}
+    again = TicketConnector(script)
+    kb_app.ingest(source, connector=again)
+    assert again.cursors_seen == [{"last_ticket": "OPS-12"}]

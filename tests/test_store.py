@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from kb.contract.kinds import SourceKind
 from kb.contract.records import ChunkText, DocumentRecord
 from kb.store import Store
 from kb.store.history import source_cursor
-from kb.store.models import Chunk, Document, DocumentKind, SourceKind
+from kb.store.models import Chunk, Document, DocumentKind
 from kb.store.reader import Reader
 
 

@@ -33,7 +33,7 @@ from kb.contract.records import (
 from kb.ingest.indexing import IndexStats
 from kb.ingest.redaction import redact_record
 from kb.store.history import source_cursor
-from kb.store.models import DocumentKind, SourceKind, WisdomKind
+from kb.store.models import DocumentKind, WisdomKind
 from kb.store.writer import RecordWriter
 
 if TYPE_CHECKING:
@@ -177,9 +177,7 @@ class Ingestor:
         if connector is None:
             connector = load_connector(config.kind)(config, self.settings)
         store = self.store
-        source_id = store.ensure_source(
-            SourceKind(config.kind), config.name, config.location, config.options
-        )
+        source_id = store.ensure_source(config.kind, config.name, config.location, config.options)
         report = IngestReport(kind=config.kind, source=config.name)
         buffer: list[Record] = []
         # What is loaded by now (modules, settings, the store) lives as long as the process:

@@ -34,7 +34,6 @@ from kb.contract.kinds import (
     Feedback,
     IdentityKind,
     Severity,
-    SourceKind,
     WisdomKind,
     WisdomOrigin,
     WisdomStatus,
@@ -106,7 +105,8 @@ class Source(Base):
     __table_args__ = (UniqueConstraint("kind", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[SourceKind] = mapped_column(_enum(SourceKind))
+    # A connector kind: kb's own (SourceKind) or any a package registers, so plain text.
+    kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     location: Mapped[str] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -21,7 +21,6 @@ from kb.store.models import (
     Repo,
     Service,
     Source,
-    SourceKind,
     utcnow,
 )
 
@@ -103,7 +102,7 @@ class Store:
     # -- sources and cursors -------------------------------------------------------------
 
     def ensure_source(
-        self, kind: SourceKind, name: str, location: str, options: dict[str, Any] | None = None
+        self, kind: str, name: str, location: str, options: dict[str, Any] | None = None
     ) -> int:
         """Id of the source (kind, name), created on first use; location/options refreshed."""
         with self.transaction() as s:
