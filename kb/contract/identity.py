@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 
@@ -10,6 +11,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+@functools.lru_cache(maxsize=65536)  # the same authors' names come back commit after commit
 def normalise_name(name: str) -> str:
     """Names match ignoring case, accents, spacing and ./_/- ("José_Ruiz" == "jose ruiz")."""
     folded = unicodedata.normalize("NFKD", name)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kb.contract.identity import normalise_email, normalise_name
 from kb.contract.records import PersonRecord
+from kb.store import db
 from kb.store.models import Identity, IdentityKind, Person, utcnow
 
 
@@ -66,6 +67,8 @@ class PeopleWriter:
         self._identity: dict[tuple[IdentityKind, str], int] | None = None
         self.pending: dict[int, PersonUpdate] = {}
         self._new_identities: list[dict[str, Any]] = []  # written by flush
+        self._insert_sql: str | None = None
+        self._created_at: Any = None
 
     def _identities(self) -> dict[tuple[IdentityKind, str], int]:
         # Loaded once per batch: resolving thousands of commit authors must not cost a
@@ -98,20 +101,8 @@ class PeopleWriter:
         if matches:
             pid = matches[0][1]
         else:
-            # Core, not an ORM flush per person: a large project has thousands of authors.
-            people_t = cast(Table, Person.__table__)
-            pid = (
-                self.s.connection()
-                .execute(
-                    insert(people_t).returning(people_t.c.id),
-                    {
-                        "display_name": rec.name
-                        or (rec.emails[0] if rec.emails else rec.slack_id or "?"),
-                        "is_bot": rec.is_bot,
-                    },
-                )
-                .scalar_one()
-            )
+            name = rec.name or (rec.emails[0] if rec.emails else rec.slack_id or "?")
+            pid = self._create(name, rec.is_bot)
         for kind, value, raw in keys:
             if (kind, value) not in known:
                 self._new_identities.append(
@@ -132,6 +123,24 @@ class PeopleWriter:
         update.left = update.left or rec.left or rec.left_at is not None
         update.seen(rec.seen_at, rec.seen_at)
         return pid
+
+    def _create(self, display_name: str, is_bot: bool) -> int:
+        """Insert a person; its id. A large project has thousands of authors: one driver
+        statement each, not an ORM flush (nor a Core statement built and compiled) each."""
+        conn = self.s.connection()
+        if self._insert_sql is None:
+            table = cast(Table, Person.__table__)
+            dialect = conn.dialect
+            self._created_at = table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+            mark = db.placeholder(conn)
+            self._insert_sql = (
+                f"INSERT INTO {table.name} (display_name, is_bot, created_at) "
+                f"VALUES ({mark}, {mark}, {mark}) RETURNING id"
+            )
+        now = utcnow()
+        created = self._created_at(now) if self._created_at is not None else now
+        row = conn.exec_driver_sql(self._insert_sql, (display_name, is_bot, created)).one()
+        return int(row[0])
 
     def flush(self) -> None:
         """Write the batch's new identities and person updates (call before commit)."""
