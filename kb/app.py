@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kb.answer.service import AnswerService
     from kb.answer.types import Answer
     from kb.contract.connector import Connector, SourceConfig
-    from kb.contract.kinds import Feedback, Severity, WisdomKind
+    from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
     from kb.ingest.indexing import Indexer
     from kb.ingest.pipeline import Ingestor, IngestReport
@@ -274,9 +274,14 @@ class KB:
         by: str | None = None,
         severity: Severity | None = None,
         when: datetime | None = None,
+        origin: WisdomOrigin | None = None,
     ) -> Remembered:
-        """Store taught knowledge in the teller's words, attributed and dated."""
-        from kb.contract.kinds import Severity, WisdomKind
+        """Store taught knowledge in the teller's words, attributed and dated.
+
+        `origin` is `taught` (a person, the default) or `agent_taught` (a coding agent,
+        through MCP): answers cite an agent's note as such.
+        """
+        from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
         from kb.ingest.teaching import Remembered, TaughtNote, taught_source
 
         note = TaughtNote(
@@ -286,9 +291,10 @@ class KB:
             service=service,
             wisdom_kind=kind or WisdomKind.UNWRITTEN_RULE,
             severity=severity or Severity.MEDIUM,
+            origin=origin or WisdomOrigin.TAUGHT,
         )
         report = self.ingest(taught_source(self.settings), connector=note)
-        return Remembered(note.external_id, report.secrets_redacted)
+        return Remembered(note.external_id, report.secrets_redacted, note.origin.value, by)
 
     def feedback(self, answer_id: str, vote: Feedback, comment: str | None = None) -> None:
         """Record a vote on an answer."""

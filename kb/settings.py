@@ -165,6 +165,21 @@ class Settings:
             "at a local fake server).",
         ),
     )
+    mcp_remember: bool = field(
+        default=_UNSET,
+        metadata=_spec(
+            False,
+            "Let MCP clients teach kb through the `remember` tool (off: `kb mcp` offers "
+            "read-only tools only).",
+        ),
+    )
+    mcp_agent_identity: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "coding agent",
+            "Who notes taught through MCP are attributed to; they are marked agent-taught.",
+        ),
+    )
     departed_after_days: int = field(
         default=_UNSET,
         metadata=_spec(
@@ -290,6 +305,18 @@ def _to_int(value: Any) -> int:
     raise ValueError("must be a whole number")
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
 def _to_float(value: Any) -> float:
     try:
         return float(value)
@@ -329,6 +356,7 @@ def _or_none(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 _SIMPLE: dict[Any, Callable[[Any], Any]] = {
+    bool: _to_bool,
     str: _to_str,
     int: _to_int,
     float: _to_float,

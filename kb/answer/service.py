@@ -217,6 +217,8 @@ class AnswerService:
         snippet = hit.snippet.strip().replace("\n", " ")
         if hit.kind == "note" and hit.author:
             when = f" on {hit.created_at.date().isoformat()}" if hit.created_at else ""
+            if hit.meta.get("origin") == "agent_taught":  # no person vouches for it
+                return f"As {hit.author} (a coding agent) noted{when}: {snippet} [{n}]"
             return f"As {hit.author} explained{when}: {snippet} [{n}]"
         if hit.status == "superseded":
             return f"Earlier, {hit.title} (since superseded) said: {snippet} [{n}]"

@@ -78,6 +78,8 @@ class WisdomStatus(enum.StrEnum):
 class WisdomOrigin(enum.StrEnum):
     EXTRACTED = "extracted"
     TAUGHT = "taught"
+    # Taught by a coding agent (through MCP), not by a person: cited as the agent's note.
+    AGENT_TAUGHT = "agent_taught"
 
 
 class Severity(enum.StrEnum):

@@ -31,13 +31,17 @@ class TaughtNote:
         service: str | None = None,
         wisdom_kind: WisdomKind = WisdomKind.UNWRITTEN_RULE,
         severity: Severity = Severity.MEDIUM,
+        origin: WisdomOrigin = WisdomOrigin.TAUGHT,
     ) -> None:
+        if origin is WisdomOrigin.EXTRACTED:
+            raise ValueError("a taught note is taught by a person or an agent, not extracted")
         self.text = text.strip()
         self.said_by = said_by
         self.when = when
         self.service = service
         self.wisdom_kind = wisdom_kind
         self.severity = severity
+        self.origin = origin
         digest = hashlib.sha256(
             f"{self.text}\x00{said_by or ''}\x00{when.isoformat()}".encode()
         ).hexdigest()[:16]
@@ -55,8 +59,11 @@ class TaughtNote:
         """Yield the teller, the note's document and its wisdom entry, then a checkpoint."""
         if self.said_by:
             email = self.said_by if "@" in self.said_by else None
+            # An agent is no person: like a bot, it never counts as someone who knows or left.
             yield PersonRecord(
-                name=None if email else self.said_by, emails=(email,) if email else ()
+                name=None if email else self.said_by,
+                emails=(email,) if email else (),
+                is_bot=self.origin is WisdomOrigin.AGENT_TAUGHT,
             )
         yield DocumentRecord(
             external_id=self.external_id,
@@ -68,14 +75,18 @@ class TaughtNote:
             author_email=self.said_by if self.said_by and "@" in self.said_by else None,
             created_at=self.when,
             updated_at=self.when,
-            meta={"wisdom_kind": self.wisdom_kind.value, "said_by": self.said_by},
+            meta={
+                "wisdom_kind": self.wisdom_kind.value,
+                "said_by": self.said_by,
+                "origin": self.origin.value,
+            },
         )
         yield WisdomRecord(
             external_id=self.external_id,
             kind=self.wisdom_kind,
             title=self.title(),
             body=self.text,
-            origin=WisdomOrigin.TAUGHT,
+            origin=self.origin,
             service=self.service,
             severity=self.severity,
             document_external_id=self.external_id,
@@ -92,15 +103,24 @@ class Remembered:
 
     id: str
     redacted: int
+    origin: str = WisdomOrigin.TAUGHT.value
+    said_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable `kb remember --json` object."""
-        return {"id": self.id, "redacted": self.redacted}
+        return {
+            "id": self.id,
+            "redacted": self.redacted,
+            "origin": self.origin,
+            "said_by": self.said_by,
+        }
 
     def to_markdown(self) -> str:
-        """One line confirming what was stored."""
+        """One line confirming what was stored, and whose it is."""
         extra = f" ({self.redacted} secret(s) redacted before storing)" if self.redacted else ""
-        return f"Remembered `{self.id}`{extra}."
+        who = f" from {self.said_by}" if self.said_by else ""
+        marked = " (agent-taught)" if self.origin == WisdomOrigin.AGENT_TAUGHT else ""
+        return f"Remembered `{self.id}`{who}{marked}{extra}."
 
 
 def taught_source(settings: Settings) -> SourceConfig:
