@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kb.analysis.busfactor import BusFactorReport
+    from kb.analysis.catalog import AdrList, AdrRecord, ServiceList, ServiceSummary
+    from kb.analysis.dangerzones import DangerZones
     from kb.analysis.experts import Experts
     from kb.analysis.hotspots import HotspotReport
     from kb.analysis.staleness import StaleWisdom, WisdomList
@@ -46,6 +48,11 @@ _WHERE = {
     "Contact": "kb.answer.types",
     "KnowledgeGaps": "kb.answer.gaps",
     "BusFactorReport": "kb.analysis.busfactor",
+    "AdrRecord": "kb.analysis.catalog",
+    "AdrList": "kb.analysis.catalog",
+    "ServiceSummary": "kb.analysis.catalog",
+    "ServiceList": "kb.analysis.catalog",
+    "DangerZones": "kb.analysis.dangerzones",
     "Experts": "kb.analysis.experts",
     "HotspotReport": "kb.analysis.hotspots",
     "WisdomList": "kb.analysis.staleness",
@@ -57,11 +64,14 @@ _WHERE = {
 
 __all__ = [
     "KB",
+    "AdrList",
+    "AdrRecord",
     "Answer",
     "BusFactorReport",
     "Citation",
     "ConfigError",
     "Contact",
+    "DangerZones",
     "Experts",
     "HotspotReport",
     "IngestReport",
@@ -70,6 +80,8 @@ __all__ = [
     "KnowledgeGaps",
     "NotFoundError",
     "Remembered",
+    "ServiceList",
+    "ServiceSummary",
     "Settings",
     "SourceConfig",
     "SourceError",

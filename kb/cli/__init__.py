@@ -38,7 +38,7 @@ for _command in (
     admin.init, admin.config, admin.status,
     ingest.ingest,
     answers.ask, answers.remember, answers.feedback, answers.gaps,
-    risk.bus_factor, risk.who, risk.hotspots, risk.wisdom,
+    risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -1,4 +1,5 @@
-"""`kb bus-factor`, `kb who`, `kb hotspots`, `kb wisdom`: knowledge risk and what kb knows."""
+"""`kb bus-factor`, `kb who`, `kb hotspots`, `kb wisdom`, `kb danger-zones`: knowledge risk and
+what kb knows."""
 
 from __future__ import annotations
 
@@ -245,3 +246,25 @@ def wisdom(ctx: click.Context, stale: bool, service: str | None, kind: str | Non
         title = r.title.splitlines()[0][:70] if r.title else ""
         table.add_row(r.kind, r.severity, where, title, r.said_by or r.origin)
     out.print(table)
+
+
+@click.command("danger-zones")
+@example(
+    "kb danger-zones inventory-service:src/inventory/reservations.py",
+    "kb danger-zones src/orders/checkout.py --json",
+)
+@click.argument("path")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Zones to list."
+)
+@json_option("the zones as one object")
+@click.pass_context
+def danger_zones(ctx: click.Context, path: str, limit: int, as_json: bool) -> None:
+    """Before editing PATH: is it a danger zone, why (with sources), and whom to ask."""
+    app = get_kb(ctx)
+    require_kb(app)
+    zones = app.danger_zones(path, limit=limit)
+    if as_json:
+        click.echo(json.dumps(zones.to_json()))
+        return
+    out.print(zones.to_markdown(), markup=False)
