@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIPC) -e '.[dev,postgres,openai,ollama]'
 	# An editable install compiles nothing: byte-compile once so every kb command starts
 	# fast even where PYTHONDONTWRITEBYTECODE is set.
-	$(BIN)/python -m compileall -q kb connectors migrations seed > /dev/null
+	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
