@@ -253,14 +253,18 @@ class KB:
             question, k=k, asker=asker, channel=channel, surface=surface, record=record
         )
 
-    def ingestor(self, on_batch: Callable[[IngestReport], None] | None = None) -> Ingestor:
-        """The ingestion pipeline over this knowledge base's stores."""
+    def ingestor(
+        self,
+        on_batch: Callable[[IngestReport], None] | None = None,
+        indexer: Indexer | None = None,
+    ) -> Ingestor:
+        """The ingestion pipeline over this knowledge base's stores (and `indexer`, if given)."""
         from kb.ingest.pipeline import Ingestor
 
         return Ingestor(
             self.store,
             self.reader,
-            lambda: self.indexer,
+            (lambda: indexer) if indexer is not None else (lambda: self.indexer),
             self.settings,
             after_run=[self._refresh_danger_zones],
             on_batch=on_batch,
@@ -277,12 +281,14 @@ class KB:
         source: SourceConfig,
         connector: Connector | None = None,
         on_batch: Callable[[IngestReport], None] | None = None,
+        indexer: Indexer | None = None,
     ) -> IngestReport:
         """Ingest one source from its last checkpoint: creates or upgrades the schema first.
 
         A connector that can `prefetch` starts reading (git log, on the other core) while
-        the store loads. When the run embedded text, the query encoder is exported now,
-        with torch already loaded, so later questions never import it.
+        the store loads. When the run embedded text with the model, the query encoder is
+        exported now, with torch already loaded, so later questions never import it. An
+        `indexer` given replaces the knowledge base's own for this run.
         """
         from kb.contract.connector import load_connector
 
@@ -294,8 +300,8 @@ class KB:
 
             prefetch(source_cursor(self.reader, source.kind, source.name))
         self.store.migrate()
-        report = self.ingestor(on_batch).run(source, connector)
-        if report.index.texts_embedded:
+        report = self.ingestor(on_batch, indexer).run(source, connector)
+        if report.index.texts_embedded and indexer is None:
             self.ensure_query_encoder()
         # A new service, person or document may have appeared: retrieval re-reads them.
         self.__dict__.pop("retriever", None)
@@ -329,8 +335,27 @@ class KB:
             severity=severity or Severity.MEDIUM,
             origin=origin or WisdomOrigin.TAUGHT,
         )
-        report = self.ingest(taught_source(self.settings), connector=note)
+        report = self.ingest(
+            taught_source(self.settings), connector=note, indexer=self._note_indexer()
+        )
         return Remembered(note.external_id, report.secrets_redacted, note.origin.value, by)
+
+    def _note_indexer(self) -> Indexer | None:
+        """An indexer embedding with the ONNX query encoder, when this home has the export.
+
+        A note is a few sentences: the export of the same model (the same vectors, the same
+        embedding-cache key) embeds it in milliseconds, and a long-running server that is
+        taught (`kb mcp`, the bot) never loads torch for it.
+        """
+        from kb.embedding.query_encoder import OnnxQueryEncoder
+
+        encoder = self.query_encoder
+        if not isinstance(encoder, OnnxQueryEncoder):
+            return None
+        from kb.embedding.embedder import CachedEmbedder
+        from kb.ingest.indexing import Indexer
+
+        return Indexer(self.store, self.vectors, CachedEmbedder(encoder, self.store))
 
     def feedback(self, answer_id: str, vote: Feedback, comment: str | None = None) -> None:
         """Record a vote on an answer."""
