@@ -30,7 +30,7 @@ class Template:
 
     def available(self, app: KB) -> bool:
         """Whether this kb can serve resources of this template."""
-        return self.needs is None or callable(getattr(type(app), self.needs, None))
+        return self.needs is None or hasattr(type(app), self.needs)
 
 
 TEMPLATES = (
@@ -126,6 +126,6 @@ def read(app: KB, uri: str) -> str:
     if scheme == "onboarding" and host and not rest:
         if not TEMPLATES[2].available(app):
             raise NotFoundError("this kb has no onboarding guides")
-        return str(app.onboarding(host).to_markdown())  # type: ignore[attr-defined]
+        return str(app.onboarding.guide(host).to_markdown())  # type: ignore[attr-defined]
     shapes = ", ".join(t.uri_template for t in templates_for(app))
     raise NotFoundError(f"unknown resource {uri!r} (kb serves {shapes})")

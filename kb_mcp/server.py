@@ -88,6 +88,9 @@ class KBServer:
 
     def warm_up(self) -> None:
         """Load what the first call would (stores, the query encoder), before serving."""
+        self._worker.submit(self._warm_up).result()
+
+    def _warm_up(self) -> None:
         if self.app.revision() is None:
             return  # no knowledge base yet: every call will say so
         _ = self.app.answers

@@ -41,12 +41,12 @@ class ToolSpec:
     output: type[BaseModel]
     call: Callable[[KB, Any], Rendered]
     read_only: bool = True
-    # The KB method the tool needs: a kb without it does not offer the tool.
+    # The KB service the tool needs: a kb without it does not offer the tool.
     needs: str | None = None
 
     def available(self, app: KB) -> bool:
         """Whether this kb can answer the tool."""
-        return self.needs is None or callable(getattr(type(app), self.needs, None))
+        return self.needs is None or hasattr(type(app), self.needs)
 
 
 def offset_of(cursor: str | None) -> int:
@@ -139,27 +139,30 @@ def remember(app: KB, a: s.RememberArgs) -> Rendered:
     return _plain(note)
 
 
-# Tools over capabilities other parts of kb provide: offered once this kb has them.
+# Tools over the service map (KB.servicemap) and the guides (KB.agent_context,
+# KB.incidents): offered once this kb has those services.
 
 
 def service_context(app: KB, a: s.ServiceArgs) -> Rendered:
     """The agent context file of a service."""
-    return _plain(app.context(a.service))  # type: ignore[attr-defined]
+    return _plain(app.agent_context.context(a.service))  # type: ignore[attr-defined]
 
 
 def blast_radius(app: KB, a: s.PagedServiceArgs) -> Rendered:
-    """What breaks, and how soon, when a service fails."""
-    return _plain(app.blast_radius(a.service))  # type: ignore[attr-defined]
+    """Who fails with a service, and whose work queues, one page of dependents at a time."""
+    radius = app.servicemap.blast_radius(a.service)  # type: ignore[attr-defined]
+    return _with_page(*paged(radius, "hops", offset_of(a.cursor), a.limit))
 
 
 def change_impact(app: KB, a: s.ChangeImpactArgs) -> Rendered:
-    """Who and what a change to a path, topic or RPC affects."""
-    return _plain(app.change_impact(a.target))  # type: ignore[attr-defined]
+    """Who and what a change to a path, topic or RPC affects, one page of consumers."""
+    impact = app.servicemap.impact(a.target)  # type: ignore[attr-defined]
+    return _with_page(*paged(impact, "consumers", offset_of(a.cursor), a.limit))
 
 
 def incident_trace(app: KB, a: s.IncidentTraceArgs) -> Rendered:
     """Where to look first when a service shows a symptom: the incident trace plan."""
-    return _plain(app.incident(a.service, a.symptom))  # type: ignore[attr-defined]
+    return _plain(app.incidents.plan(a.service, symptom=a.symptom))  # type: ignore[attr-defined]
 
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -201,7 +204,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         s.ServiceArgs,
         s.AnyOutput,
         service_context,
-        needs="context",
+        needs="agent_context",
     ),
     ToolSpec(
         "blast_radius",
@@ -211,7 +214,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         s.PagedServiceArgs,
         s.AnyOutput,
         blast_radius,
-        needs="blast_radius",
+        needs="servicemap",
     ),
     ToolSpec(
         "change_impact",
@@ -221,7 +224,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         s.ChangeImpactArgs,
         s.AnyOutput,
         change_impact,
-        needs="change_impact",
+        needs="servicemap",
     ),
     ToolSpec(
         "incident_trace",
@@ -231,7 +234,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         s.IncidentTraceArgs,
         s.AnyOutput,
         incident_trace,
-        needs="incident",
+        needs="incidents",
     ),
 )
 

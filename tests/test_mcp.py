@@ -69,9 +69,13 @@ class Session:
 
 @pytest.fixture(scope="module")
 def mcp_home(demo_kb: tuple[KB, list[Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the session's demo knowledge base: this module teaches its copy."""
+    """A copy of the session's demo knowledge base (this module teaches its copy), with the
+    ONNX query encoder `kb init` exports, as a real home has."""
+    from kb.embedding.query_encoder import ensure_query_encoder
+
     home = tmp_path_factory.mktemp("mcp") / "kb"
     shutil.copytree(demo_kb[0].settings.home, home)
+    ensure_query_encoder(home / "models")
     return home
 
 
@@ -145,10 +149,10 @@ def test_tools_are_listed_read_only_with_typed_schemas(mcp: Session) -> None:
     tools = {t.name: t for t in mcp(mcp.client.list_tools).tools}
     assert {"ask", "danger_zones", "who_knows", "remember"} <= set(tools)
     # The others arrive with the KB methods they need; none is listed without its method.
-    pending = {"service_context": "context", "blast_radius": "blast_radius",
-               "change_impact": "change_impact", "incident_trace": "incident"}  # fmt: skip
-    for pending_tool, method in pending.items():
-        assert (pending_tool in tools) == callable(getattr(KB, method, None)), pending_tool
+    pending = {"service_context": "agent_context", "blast_radius": "servicemap",
+               "change_impact": "servicemap", "incident_trace": "incidents"}  # fmt: skip
+    for pending_tool, service in pending.items():
+        assert (pending_tool in tools) == hasattr(KB, service), pending_tool
     for name, tool in tools.items():
         assert tool.description and tool.title
         assert tool.input_schema["type"] == "object" and tool.input_schema["properties"]
@@ -175,7 +179,7 @@ def test_resources_and_templates_are_listed(mcp: Session, demo_org: Any) -> None
     assert all(r.mime_type == "text/markdown" for r in listed.resources)
     templates = {t.uri_template for t in mcp(mcp.client.list_resource_templates).resource_templates}
     assert {"adr://{repo}/{number}", "service://{name}"} <= templates
-    assert ("onboarding://{service}" in templates) == callable(getattr(KB, "onboarding", None))
+    assert ("onboarding://{service}" in templates) == hasattr(KB, "onboarding")
 
 
 # -- tools ----------------------------------------------------------------------------------
@@ -273,6 +277,20 @@ def test_remember_is_agent_taught_and_cited_as_such(mcp: Session) -> None:
     _schema_covers(mcp, "remember", data)
 
 
+def test_teaching_never_loads_torch(mcp_home: Path) -> None:
+    # A long-running server that is taught embeds the note with the ONNX export.
+    code = (
+        "import sys; from kb import KB, Settings; "
+        f"app = KB(Settings(home={str(mcp_home)!r})); "
+        "note = app.remember('Invoices are numbered per legal entity, never globally.', "
+        "by='x'); print(note.id, 'torch' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
+    assert res.returncode == 0, res.stderr
+    note_id, torch_loaded = res.stdout.split()
+    assert note_id.startswith("taught:") and torch_loaded == "False"
+
+
 def test_errors_are_tool_errors_with_the_message(mcp: Session) -> None:
     cases = {
         ("ask", ()): "invalid arguments: question: Field required",
@@ -312,6 +330,22 @@ def test_resources_read_as_markdown(mcp: Session, demo_org: Any) -> None:
         assert message in caught.value.message and "Traceback" not in caught.value.message
 
 
+def test_an_empty_home_answers_with_what_to_do(tmp_path: Path) -> None:
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "kb.cli", "--home", str(tmp_path / "none"), "mcp"],
+        env=_env(),
+    )
+    session = Session(server)
+    try:
+        result = session.tool("danger_zones", path="src/app.py")
+        assert result.is_error
+        assert "no knowledge base here yet: run `kb init`" in _text(result)
+        assert session(session.client.list_resources).resources == []
+    finally:
+        session.close()
+
+
 def test_resource_listings_page() -> None:
     from kb_mcp.resources import Listed, page_of
     from kb_mcp.schemas import RESOURCE_PAGE
@@ -330,17 +364,17 @@ def test_resource_listings_page() -> None:
 @pytest.mark.parametrize(
     ("tool", "method", "arguments"),
     [
-        ("service_context", "context", {"service": "payment-service"}),
-        ("blast_radius", "blast_radius", {"service": "payment-service"}),
-        ("change_impact", "change_impact", {"target": "payment.completed"}),
-        ("incident_trace", "incident",
+        ("service_context", "agent_context", {"service": "payment-service"}),
+        ("blast_radius", "servicemap", {"service": "payment-service"}),
+        ("change_impact", "servicemap", {"target": "payment.completed"}),
+        ("incident_trace", "incidents",
          {"service": "payment-service", "symptom": "timeouts on POST /payments"}),
     ],
 )  # fmt: skip
 def test_pending_tools_answer_once_kb_has_them(
     mcp: Session, tool: str, method: str, arguments: dict[str, Any]
 ) -> None:
-    if not callable(getattr(KB, method, None)):
+    if not hasattr(KB, method):
         pytest.skip(f"this kb has no KB.{method} yet, so `kb mcp` offers no {tool}")
     data = _ok(mcp.tool(tool, **arguments))
     assert data
