@@ -205,40 +205,6 @@ class KB:
             lambda q, k: [hit.source for hit in self.retriever.search(q, k=k)],
         )
 
-    @cached_property
-    def catalog(self) -> CatalogService:
-        """Decision records by repository and number; one page per service."""
-        from kb.analysis.catalog import CatalogService
-
-        return CatalogService(self.store, self.experts)
-
-    @cached_property
-    def dangerzones(self) -> DangerZoneService:
-        """What bears on a path before it is edited: danger zones, rules, whom to ask."""
-        from kb.analysis.dangerzones import DangerZoneService
-
-        return DangerZoneService(self.store, self.reader, self.experts)
-
-    def danger_zones(self, path: str, limit: int | None = None) -> DangerZones:
-        """The danger zones, rules and known issues bearing on a path, and whom to ask."""
-        return self.dangerzones.for_path(path, limit=limit)
-
-    def adr(self, repo: str, number: int | str) -> AdrRecord:
-        """A decision record by repository (or ADR folder) and number."""
-        return self.catalog.adr(repo, number)
-
-    def adrs(self, repo: str | None = None) -> AdrList:
-        """Every decision record, or those of one repository (or ADR folder)."""
-        return self.catalog.adrs(repo)
-
-    def service(self, name: str) -> ServiceSummary:
-        """What kb knows of one service: owner, edges, topics, decisions, incidents, experts."""
-        return self.catalog.service(name)
-
-    def services(self) -> ServiceList:
-        """Every service kb knows."""
-        return self.catalog.services()
-
     def ask(
         self,
         question: str,
@@ -368,6 +334,40 @@ class KB:
         from kb.answer.gaps import GapService
 
         return GapService(self.store, self.experts).gaps()
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        """Decision records by repository and number; one page per service."""
+        from kb.analysis.catalog import CatalogService
+
+        return CatalogService(self.store, self.experts)
+
+    @cached_property
+    def dangerzones(self) -> DangerZoneService:
+        """What bears on a path before it is edited: danger zones, rules, whom to ask."""
+        from kb.analysis.dangerzones import DangerZoneService
+
+        return DangerZoneService(self.store, self.reader, self.experts)
+
+    def danger_zones(self, path: str, limit: int | None = None) -> DangerZones:
+        """The danger zones, rules and known issues bearing on a path, and whom to ask."""
+        return self.dangerzones.for_path(path, limit=limit)
+
+    def adr(self, repo: str, number: int | str) -> AdrRecord:
+        """A decision record by repository (or ADR folder) and number."""
+        return self.catalog.adr(repo, number)
+
+    def adrs(self, repo: str | None = None) -> AdrList:
+        """Every decision record, or those of one repository (or ADR folder)."""
+        return self.catalog.adrs(repo)
+
+    def service(self, name: str) -> ServiceSummary:
+        """What kb knows of one service: owner, edges, topics, decisions, incidents, experts."""
+        return self.catalog.service(name)
+
+    def services(self) -> ServiceList:
+        """Every service kb knows."""
+        return self.catalog.services()
 
     @cached_property
     def vectors(self) -> VectorStore:
