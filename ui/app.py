@@ -1,0 +1,18 @@
+"""The dashboard's entry point (`kb ui` runs `streamlit run` on this file): the page router."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="kb", page_icon=":material/hub:", layout="wide")
+
+PAGES = [
+    st.Page("pages/risk.py", title="Knowledge risk", icon=":material/warning:", default=True),
+    st.Page("pages/wisdom.py", title="Danger zones & known issues", icon=":material/report:"),
+    st.Page("pages/incidents.py", title="Incidents", icon=":material/local_fire_department:"),
+    st.Page("pages/ask.py", title="Ask", icon=":material/chat:"),
+    st.Page("pages/gaps.py", title="Knowledge gaps", icon=":material/help:"),
+    st.Page("pages/sources.py", title="Sources", icon=":material/database:"),
+]
+
+st.navigation(PAGES).run()
