@@ -193,7 +193,7 @@ def timeline_figure(incidents: list[dict[str, Any]]) -> go.Figure:
             for service in inc["services"] or ["(no service)"]:
                 xs.append(inc["started_at"])
                 ys.append(service)
-                ids.append([inc["id"], inc["title"], inc["minutes"] or 0])
+                ids.append([inc["external_id"], inc["title"], inc["minutes"] or 0, inc["id"]])
                 sizes.append(12 + min((inc["minutes"] or 0) / 10, 20))
         if not xs:
             continue
@@ -205,7 +205,7 @@ def timeline_figure(incidents: list[dict[str, Any]]) -> go.Figure:
                 name=severity or "unknown",
                 marker={"size": sizes, "color": SEVERITY_COLOURS[severity], "line": {"width": 1}},
                 customdata=ids,
-                hovertemplate="%{customdata[0]}: %{customdata[1]}<br>%{x} · %{customdata[2]} min"
+                hovertemplate="%{customdata[3]}: %{customdata[1]}<br>%{x} · %{customdata[2]} min"
                 "<extra></extra>",
             )
         )

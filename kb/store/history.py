@@ -354,7 +354,12 @@ def incident_rows(db: Reader) -> list[IncidentRow]:
     out = []
     for iid, ext, title, started, ended, sev, cause, fix, channel, _, pt, pp, pu, pr in rows:
         meta = metas[iid]
-        label = str(meta.get("inc_id") or ext.removeprefix("incident:"))
+        label = str(meta.get("inc_id") or "")
+        if not label and ext.startswith("incident:"):
+            label = ext.removeprefix("incident:")
+        if not label:  # an alert thread with no incident id: where and when it started
+            when = utc_or_none(started)
+            label = f"#{channel or 'incident'}" + (f" {when:%Y-%m-%d %H:%M}" if when else "")
         svc = services.get(iid, [])
         repos = {r for _, r in svc if r}
         if pr:

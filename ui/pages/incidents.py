@@ -96,14 +96,14 @@ def page() -> None:
     st.plotly_chart(
         charts.timeline_figure(data), key="timeline", on_select="rerun", selection_mode="points"
     )
-    ids = [i["id"] for i in data]
+    ids = [i["external_id"] for i in data]
     clicked = _picked_from_timeline(ids)
     if clicked is not None and clicked != st.session_state.get("_timeline_seen"):
         st.session_state["_timeline_seen"] = clicked
         st.session_state.incident = clicked
-    labels = {i["id"]: f"{i['id']} — {i['title']}" for i in data}
+    labels = {i["external_id"]: f"{i['id']} — {i['title']}" for i in data}
     chosen = st.selectbox("Incident", ids, format_func=labels.__getitem__, key="incident")
-    _detail(next(i for i in data if i["id"] == chosen))
+    _detail(next(i for i in data if i["external_id"] == chosen))
 
 
 with state.guarded():
