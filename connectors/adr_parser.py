@@ -44,13 +44,36 @@ _ADR_NUMBER = re.compile(
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _SUPERSEDED_BY = re.compile(r"\bsuperseded[-\s]+by\b:?(.*)", re.I)
 _SUPERSEDES = re.compile(r"\bsupersedes\b:?(.*)", re.I)
+# How real repositories write a status, by its first words (after "partially", "status:").
 _STATUS_WORDS = {
-    "proposed": AdrStatus.PROPOSED,
-    "accepted": AdrStatus.ACCEPTED,
-    "deprecated": AdrStatus.DEPRECATED,
-    "superseded": AdrStatus.SUPERSEDED,
-    "rejected": AdrStatus.REJECTED,
-}
+    **dict.fromkeys(
+        ("accepted", "approved", "implemented", "adopted", "agreed", "active", "done",
+         "complete", "completed", "final", "finalized", "finalised", "merged", "decided"),
+        AdrStatus.ACCEPTED,
+    ),
+    **dict.fromkeys(
+        ("proposed", "proposal", "draft", "pending", "open", "review", "rfc", "wip",
+         "discussion", "discussing", "suggested", "new", "todo", "planned", "considering"),
+        AdrStatus.PROPOSED,
+    ),
+    **dict.fromkeys(
+        ("rejected", "declined", "reverted", "abandoned", "withdrawn", "cancelled",
+         "canceled", "refused", "dropped"),
+        AdrStatus.REJECTED,
+    ),
+    **dict.fromkeys(("deprecated", "obsolete", "retired", "sunset"), AdrStatus.DEPRECATED),
+    **dict.fromkeys(("superseded", "replaced", "amended"), AdrStatus.SUPERSEDED),
+}  # fmt: skip
+_STATUS_PHRASES = (  # two words that mean one status, before the word-by-word reading
+    ("in review", AdrStatus.PROPOSED),
+    ("under review", AdrStatus.PROPOSED),
+    ("in progress", AdrStatus.PROPOSED),
+    ("under discussion", AdrStatus.PROPOSED),
+    ("not accepted", AdrStatus.REJECTED),
+    ("won t", AdrStatus.REJECTED),
+)
+_STATUS_FILLER = frozenset({"partially", "partly", "status", "current", "is", "the", "adr"})
+_IN_FAVOUR_OF = re.compile(r"\bin\s+favou?r\s+of\b:?(.*)", re.I)
 
 _CONTEXT_SECTIONS = ("context and problem statement", "context", "problem statement")
 _DECISION_SECTIONS = ("decision outcome", "decision")
@@ -93,6 +116,7 @@ class ParsedAdr:
     date: date | None = None
     status: AdrStatus | None = None
     status_line: int | None = None
+    status_raw: str | None = None  # the status line as written ("**Implemented**.")
     supersedes: list[AdrRef] = field(default_factory=list)
     superseded_by: list[AdrRef] = field(default_factory=list)
     deciders: list[str] = field(default_factory=list)
@@ -345,20 +369,14 @@ def _read_status(
         return
     first_line, first = status_lines[0]
     adr.status_line = first_line
-    words = re.sub(r"[^a-z ]", " ", first.lower()).split()
-    status = _STATUS_WORDS.get(words[0]) if words else None
-    if status is None:
-        status = AdrStatus.UNKNOWN
-        adr.problems.append(
-            (
-                first_line,
-                f"unknown ADR status {first.strip()[:80]!r}; expected one of proposed, "
-                "accepted, deprecated, superseded, rejected",
-            )
-        )
-    adr.status = status
+    adr.status_raw = first.strip()
+    adr.status = status_of(first)
     for lineno, line in status_lines:
-        for regex, found in ((_SUPERSEDED_BY, adr.superseded_by), (_SUPERSEDES, adr.supersedes)):
+        for regex, found in (
+            (_SUPERSEDED_BY, adr.superseded_by),
+            (_IN_FAVOUR_OF, adr.superseded_by),
+            (_SUPERSEDES, adr.supersedes),
+        ):
             m = regex.search(line)
             if not m:
                 continue
@@ -366,6 +384,27 @@ def _read_status(
             found.extend(refs)
             if not refs:
                 adr.problems.append((lineno, f"cannot tell which ADR {line.strip()[:80]!r} means"))
+
+
+def status_of(line: str) -> AdrStatus:
+    """The status a status line means, however a repository writes it.
+
+    "**Implemented** (moved to …)", "Accepted: tracking issue #12", "Draft.", "In review",
+    "Declined", "Rejected in favour of ADR 111" (superseded, by 111), "Partially accepted".
+    A status kb cannot read is UNKNOWN: the record stands as an ADR all the same.
+    """
+    text = " ".join(re.sub(r"[^a-z]+", " ", line.lower()).split())
+    favour = _IN_FAVOUR_OF.search(line)
+    if favour and _number_in(favour.group(1)) is not None:
+        return AdrStatus.SUPERSEDED  # "Rejected in favour of ADR 111": 111 replaced it
+    for phrase, status in _STATUS_PHRASES:
+        if text.startswith(phrase):
+            return status
+    for word in text.split():
+        if word in _STATUS_FILLER:
+            continue
+        return _STATUS_WORDS.get(word, AdrStatus.UNKNOWN)
+    return AdrStatus.UNKNOWN
 
 
 def _refs(text: str) -> list[AdrRef]:

@@ -138,6 +138,7 @@ def adr_records(
         "deciders": adr.deciders,
         "style": adr.style,
         "declared_status": adr.status.value if adr.status else None,
+        "status_raw": adr.status_raw,
     }
     if unresolved:
         meta["unresolved_links"] = unresolved

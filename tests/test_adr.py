@@ -187,24 +187,40 @@ def test_madr_4_front_matter_and_madr_2_bullets() -> None:
         ("Deprecated since 2024", AdrStatus.DEPRECATED),
         ("Rejected", AdrStatus.REJECTED),
         ("superseded by ADR-0009", AdrStatus.SUPERSEDED),
-        ("Approved", AdrStatus.UNKNOWN),
+        # As real repositories write them.
+        ("Implemented", AdrStatus.ACCEPTED),
+        ("Implemented (moved to ADR-0012)", AdrStatus.ACCEPTED),
+        ("**Implemented**.", AdrStatus.ACCEPTED),
+        ("Approved", AdrStatus.ACCEPTED),
+        ("Accepted: tracking issue #42", AdrStatus.ACCEPTED),
+        ("Partially accepted", AdrStatus.ACCEPTED),
+        ("Accepted.", AdrStatus.ACCEPTED),
+        ("Declined", AdrStatus.REJECTED),
+        ("Reverted", AdrStatus.REJECTED),
+        ("Rejected in favour of ADR 111", AdrStatus.SUPERSEDED),
+        ("Rejected in favor of [ADR-0002](0002-b.md)", AdrStatus.SUPERSEDED),
+        ("Draft.", AdrStatus.PROPOSED),
+        ("In review", AdrStatus.PROPOSED),
+        ("Pending", AdrStatus.PROPOSED),
+        ("_Draft_", AdrStatus.PROPOSED),
+        ("Status: accepted", AdrStatus.ACCEPTED),
+        ("Bananas", AdrStatus.UNKNOWN),
     ],
 )
 def test_status_words(status: str, expected: AdrStatus) -> None:
     text = f"# 3. X\n\n## Status\n\n{status}\n\n## Context\n\nc\n\n## Decision\n\nd\n"
     adr = parse_adr(text, "0003-x.md")
     assert adr.status is expected
-    if expected is AdrStatus.UNKNOWN:
-        assert adr.problems == [
-            (
-                5,
-                "unknown ADR status 'Approved'; expected one of proposed, accepted, "
-                "deprecated, superseded, rejected",
-            )
-        ]
-        assert not adr.malformed  # still an ADR, with an unknown status
-    else:
-        assert adr.problems == []
+    assert adr.status_raw == status  # the raw text is kept
+    # Never skipped or degraded because of its status line: an ADR with no problem.
+    assert adr.problems == [] and not adr.malformed
+
+
+def test_in_favour_of_links_the_successor() -> None:
+    text = "# 4. Y\n\n## Status\n\nRejected in favour of ADR 111\n\n## Decision\n\nd\n"
+    adr = parse_adr(text, "0004-y.md")
+    assert adr.status is AdrStatus.SUPERSEDED
+    assert [r.number for r in adr.superseded_by] == [111]
 
 
 def test_what_counts_as_an_adr() -> None:
@@ -351,3 +367,29 @@ def test_an_unfilled_number_placeholder_and_a_decision_about_templates() -> None
     templates = ["docs/adr/template.md", "docs/adr/0000-template.md", "docs/templates/0001-x.md"]
     for template in [*templates, "docs/adr/adr-template-bare.md"]:
         assert not is_adr(template, adr), template
+
+
+def test_real_world_statuses_ingest_as_adrs_with_their_raw_text(tmp_path: Path) -> None:
+    root = tmp_path / "decisions"
+    root.mkdir()
+    body = "\n\n## Context\n\nWe need it.\n\n## Decision\n\nWe do it.\n"
+    (root / "0001-impl.md").write_text("# 1. Queue\n\n## Status\n\n**Implemented**." + body)
+    (root / "0002-declined.md").write_text("# 2. Cache\n\n## Status\n\nDeclined" + body)
+    (root / "0003-review.md").write_text("# 3. Shards\n\n## Status\n\nIn review" + body)
+    (root / "0004-favour.md").write_text(
+        "# 4. Mongo\n\n## Status\n\nRejected in favour of [ADR 1](0001-impl.md)" + body
+    )
+    records = load(root)
+    assert [r for r in records if isinstance(r, Failure)] == []
+    docs = by_id(records)
+    statuses = {
+        rel: (docs[aid(rel, "adr")].status, docs[aid(rel, "adr")].meta["status_raw"])
+        for rel in ("0001-impl.md", "0002-declined.md", "0003-review.md", "0004-favour.md")
+    }
+    assert statuses == {
+        "0001-impl.md": (AdrStatus.ACCEPTED, "**Implemented**."),
+        "0002-declined.md": (AdrStatus.REJECTED, "Declined"),
+        "0003-review.md": (AdrStatus.PROPOSED, "In review"),
+        "0004-favour.md": (AdrStatus.SUPERSEDED, "Rejected in favour of [ADR 1](0001-impl.md)"),
+    }
+    assert docs[aid("0004-favour.md", "adr")].meta["superseded_by"] == [aid("0001-impl.md", "adr")]
