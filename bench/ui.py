@@ -7,15 +7,17 @@
 `kb ui` is served on a loopback port and Debian's chromium (headless, through Playwright) opens
 the landing page: the time counted runs from navigation until the script run has finished and
 the heatmap, the treemap and the knowledge-over-time chart are in the DOM. The first load
-after the server starts is the cold one (it computes and caches everything); the warm ones
-are fresh tabs of the running server. Targets: warm ≤ 3 s on the demo organisation, ≤ 5 s on
-a repository of 20k+ commits.
+after the server starts is the cold one (it computes and caches everything). Warm: going to
+the landing page from another page of an open dashboard (the sidebar link), and opening it
+in a fresh tab of the running server (which also loads Streamlit's and Plotly's JavaScript).
+Targets: warm ≤ 3 s on the demo organisation, ≤ 5 s on a repository of 20k+ commits.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -74,10 +76,10 @@ def commits_of(home: Path) -> int:
 
 
 def measure(home: Path, runs: int) -> dict[str, Any]:
-    """Cold and warm times to a fully drawn landing page."""
+    """Cold and warm times to a fully drawn landing page: fresh tabs, and in-app navigation."""
     with ub.serve(home) as url, ub.browser() as browser:
 
-        def load() -> float:
+        def fresh_tab() -> float:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             try:
                 t = time.perf_counter()
@@ -87,13 +89,34 @@ def measure(home: Path, runs: int) -> dict[str, Any]:
             finally:
                 page.close()
 
-        cold = load()
-        warm = [load() for _ in range(runs)]
+        cold = fresh_tab()
+        tabs = [fresh_tab() for _ in range(runs)]
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        ub.wait_landing(page, timeout_ms=600_000)
+        navigation = []
+        for _ in range(runs):
+            page.get_by_role("link", name="Sources").click()
+            page.wait_for_selector(ub.HEATMAP, state="detached", timeout=60_000)
+            page.wait_for_selector(ub.IDLE, state="attached", timeout=60_000)
+            t = time.perf_counter()
+            page.get_by_role("link", name="Knowledge risk").click()
+            ub.wait_landing(page, timeout_ms=600_000)
+            navigation.append(time.perf_counter() - t)
+        page.close()
+
+    def figures(times: list[float]) -> dict[str, Any]:
+        return {
+            "median_s": round(statistics.median(times), 2),
+            "max_s": round(max(times), 2),
+            "runs_s": [round(x, 2) for x in times],
+        }
+
     return {
         "cold_s": round(cold, 2),
-        "warm_median_s": round(statistics.median(warm), 2),
-        "warm_max_s": round(max(warm), 2),
-        "warm_runs_s": [round(w, 2) for w in warm],
+        "warm_navigation": figures(navigation),
+        "warm_fresh_tab": figures(tabs),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
