@@ -229,6 +229,29 @@ def test_incidents_timeline_and_detail(demo: KB, serve: Callable[[KB], AppTest])
     assert "payment-service" in _texts(at)
 
 
+@pytest.mark.skipif(
+    not hasattr(KB, "servicemap"), reason="this kb has no service map (KB.servicemap) yet"
+)
+def test_service_map_graph_hidden_coupling_and_blast_radius(
+    demo: KB, serve: Callable[[KB], AppTest]
+) -> None:
+    at = serve(demo).switch_page("pages/map.py").run()
+    _no_failure(at)
+    dot = at.get("graphviz_chart")[0].proto.spec
+    smap = demo.servicemap.map().to_json()
+    for e in smap["edges"]:
+        assert f'"{e["from"]}" -> "{e["to"]}"' in dot
+    # The planted undeclared dependency: a dashed red edge between the two services.
+    hidden = [line for line in dot.splitlines() if 'color="#b2182b"' in line]
+    assert any("inventory-service" in h and "analytics-service" in h for h in hidden)
+    assert {b.label for b in at.get("download_button")} == {"Mermaid", "DOT"}
+    at.selectbox(key="map_service").set_value("user-service").run()
+    _no_failure(at)
+    assert at.header[0].value == "user-service"
+    assert _metrics(at)["Fail with it"] == "2"  # order-service, notification-service
+    assert set(_table(at, "effect")["service"]) >= {"order-service", "notification-service"}
+
+
 def test_sources_page_lists_every_source_and_the_counts(
     demo: KB, serve: Callable[[KB], AppTest]
 ) -> None:
@@ -281,8 +304,15 @@ def test_ask_votes_teaches_and_gaps(writable_demo: KB, serve: Callable[[KB], App
 
 # -- empty states and errors -----------------------------------------------------------------
 
-PAGES = ["pages/risk.py", "pages/wisdom.py", "pages/incidents.py", "pages/ask.py",
-         "pages/gaps.py", "pages/sources.py"]  # fmt: skip
+PAGES = [
+    "pages/risk.py",
+    *(["pages/map.py"] if hasattr(KB, "servicemap") else []),
+    "pages/wisdom.py",
+    "pages/incidents.py",
+    "pages/ask.py",
+    "pages/gaps.py",
+    "pages/sources.py",
+]
 
 
 def test_no_knowledge_base_says_how_to_make_one(

@@ -59,3 +59,10 @@ def test_landing_page_heatmap_treemap_and_leaver_simulator(
         assert more != expected
         ub.wait_metric(page, "Files no one left would know", more)
         ub.wait_metric(page, "Services that become unknowable", "6 of 6 (100%)")
+
+        if hasattr(KB, "servicemap"):
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.get_by_role("link", name="Service map").click()
+            page.wait_for_selector('[data-testid="stGraphVizChart"] svg g.edge', timeout=60_000)
+            page.wait_for_selector(ub.IDLE, state="attached", timeout=60_000)
+            ub.screenshot(page, shots / "dashboard-map.png")

@@ -218,3 +218,20 @@ def timeline_figure(incidents: list[dict[str, Any]]) -> go.Figure:
         clickmode="event+select",
     )
     return fig
+
+
+def map_dot(dot: str, hidden: list[list[Any]]) -> str:
+    """kb's DOT of the service map, with each hidden coupling (services that change together
+    with no declared dependency) added as a dashed red edge."""
+    body = dot.rstrip().removesuffix("}")
+    lines = [body.rstrip()]
+    for a, b, support in hidden:
+        lines.append(
+            f'  {_dot_quote(a)} -> {_dot_quote(b)} [style=dashed, color="#b2182b", '
+            f'fontcolor="#b2182b", dir=none, constraint=false, label="changes with ({support})"];'
+        )
+    return "\n".join(lines) + "\n}\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -118,3 +118,34 @@ def gaps(v: tuple[Any, ...]) -> dict[str, Any]:
 def sources(v: tuple[Any, ...]) -> dict[str, Any]:
     """Sources, last runs and counts."""
     return get_kb().sources().to_json()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def service_map(v: tuple[Any, ...]) -> dict[str, Any]:
+    """The service map (JSON, DOT, Mermaid) and the couplings no dependency declares."""
+    app = get_kb()
+    smap = app.servicemap.map()
+    # `kb coupling`'s findings: pairs that change together and no dependency declares.
+    hidden = [
+        [*p["services"], p["support"]]
+        for p in app.servicemap.coupling().to_json()["pairs"]
+        if p.get("undeclared", not p["declared"])
+    ]
+    return {
+        "map": smap.to_json(),
+        "dot": smap.to_dot(),
+        "mermaid": smap.to_mermaid(),
+        "hidden": hidden,
+        "links": {},
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def service_detail(v: tuple[Any, ...], name: str) -> dict[str, Any]:
+    """A service's blast radius, who knows it, and its wisdom entries."""
+    app = get_kb()
+    return {
+        "blast_radius": app.servicemap.blast_radius(name).to_json(),
+        "experts": app.experts.who(name).to_json(),
+        "wisdom": app.staleness.table(service=name).rows(),
+    }
