@@ -359,3 +359,49 @@ def test_errors_show_their_message_never_a_traceback(
     at.switch_page("pages/incidents.py").run()
     assert not at.exception
     assert "unreachable" in at.error[0].value
+
+
+# -- kb ui ----------------------------------------------------------------------------------
+
+
+def test_kb_ui_serves_the_dashboard_without_phoning_home(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from uibrowser import free_port
+
+    from ui.cli import STREAMLIT_FLAGS
+
+    assert "--browser.gatherUsageStats=false" in STREAMLIT_FLAGS
+    assert "--server.headless=true" in STREAMLIT_FLAGS
+    assert "--client.showErrorDetails=none" in STREAMLIT_FLAGS
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb.cli", "--home", str(tmp_path / "kb"), "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as res:
+                    assert res.read() == b"ok"
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as res:
+            assert b"<title>" in res.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0].decode()
+    assert f"kb dashboard on http://127.0.0.1:{port}" in out
