@@ -15,8 +15,9 @@ def _vote(answer_id: str) -> None:
     value = st.session_state.get(f"vote_{answer_id}")
     if value is None:
         return
-    state.get_kb().feedback(answer_id, "up" if value == 1 else "down")
-    st.toast("Thanks: your vote is recorded.")
+    with state.guarded():  # a callback's failure too is a message, not a traceback
+        state.get_kb().feedback(answer_id, "up" if value == 1 else "down")
+        st.toast("Thanks: your vote is recorded.")
 
 
 def _render(answer: dict[str, Any]) -> None:
