@@ -33,7 +33,9 @@ KB = [sys.executable, "-m", "kb.cli"]
 
 
 def _kb(home: Path, *args: str) -> None:
-    subprocess.run([*KB, "--home", str(home), *args], check=True, stdout=subprocess.DEVNULL)
+    res = subprocess.run([*KB, "--home", str(home), *args], stdout=subprocess.DEVNULL)
+    if res.returncode not in (0, 3):  # 3: some items skipped (non-UTF-8 files...), the rest read
+        raise SystemExit(f"kb {' '.join(args)} failed ({res.returncode})")
 
 
 def build_demo(work: Path) -> Path:
