@@ -212,7 +212,7 @@ class KB:
             return SourcesOverview([], {})
         return SourcesOverview(source_rows(self.reader), self.status())
 
-    def incidents(self, service: str | None = None) -> IncidentLog:
+    def incident_log(self, service: str | None = None) -> IncidentLog:
         """Incidents newest first, with write-ups, related known issues, correlated changes."""
         from kb.analysis.incidents import IncidentLog, IncidentLogService
 

@@ -196,7 +196,7 @@ def test_empty_knowledge_base_views(history_kb: KB) -> None:
     assert history_kb.risk.history().points == []
     assert history_kb.risk.treemap().nodes == []
     assert "kb ingest git" in history_kb.risk.overview().to_markdown()
-    assert history_kb.incidents().incidents == []
+    assert history_kb.incident_log().incidents == []
     assert history_kb.sources().sources == []
 
 
@@ -268,7 +268,7 @@ def test_incident_log_correlates_known_issues_and_changes(
     demo_kb: tuple[KB, list[object]],
 ) -> None:
     app, _ = demo_kb
-    log = app.incidents()
+    log = app.incident_log()
     ids = [i.row.label for i in log.incidents]
     # Newest first: incidents with an id, and the alert threads of #incidents.
     assert [i for i in ids if i.startswith("INC-")] == [
@@ -289,7 +289,7 @@ def test_incident_log_correlates_known_issues_and_changes(
         "names INC-2025-07"
     )
     assert all(k["service"] in deadlock["services"] for k in deadlock["known_issues"])
-    email = app.incidents("notification-service").to_json()["incidents"]
+    email = app.incident_log("notification-service").to_json()["incidents"]
     assert "INC-2025-02" in [i["id"] for i in email]
     assert all("notification-service" in i["services"] for i in email)
     assert "| 2024-03-14 | INC-2024-03 | critical |" in log.to_markdown()

@@ -17,6 +17,10 @@ if hasattr(KB, "servicemap"):
 PAGES += [
     st.Page("pages/wisdom.py", title="Danger zones & known issues", icon=":material/report:"),
     st.Page("pages/incidents.py", title="Incidents", icon=":material/local_fire_department:"),
+]
+if hasattr(KB, "onboarding"):
+    PAGES.append(st.Page("pages/onboarding.py", title="Onboarding", icon=":material/school:"))
+PAGES += [
     st.Page("pages/ask.py", title="Ask", icon=":material/chat:"),
     st.Page("pages/gaps.py", title="Knowledge gaps", icon=":material/help:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/database:"),

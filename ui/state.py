@@ -105,7 +105,7 @@ def wisdom(v: tuple[Any, ...]) -> list[dict[str, Any]]:
 @st.cache_data(show_spinner=False, max_entries=4)
 def incidents(v: tuple[Any, ...]) -> dict[str, Any]:
     """The incident log."""
-    return get_kb().incidents().to_json()
+    return get_kb().incident_log().to_json()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -149,3 +149,9 @@ def service_detail(v: tuple[Any, ...], name: str) -> dict[str, Any]:
         "experts": app.experts.who(name).to_json(),
         "wisdom": app.staleness.table(service=name).rows(),
     }
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def onboarding(v: tuple[Any, ...], service: str | None) -> str:
+    """The onboarding guide (markdown) to the whole system or one service."""
+    return str(get_kb().onboarding.guide(service).to_markdown())

@@ -3,11 +3,14 @@ known issues and the changes correlated with it."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from kb import KB
 from ui import charts, state
 
 st.title("Incidents")
@@ -82,8 +85,34 @@ def _detail(inc: dict[str, Any]) -> None:
         st.caption("No commit names it or changed its services just before.")
 
 
+def _trace_form(services: list[str]) -> None:
+    """The plan `kb incident` makes, for a service and a symptom, with logs to stitch."""
+    st.header("Incident trace")
+    with st.form("trace"):
+        service = st.selectbox("Service", services, key="trace_service")
+        symptom = st.text_input(
+            "Symptom", placeholder="e.g. timeouts on checkout", key="trace_symptom"
+        )
+        logs = st.file_uploader(
+            "Logs to stitch (optional)", accept_multiple_files=True, key="trace_logs"
+        )
+        go = st.form_submit_button("Make the plan")
+    if not go:
+        return
+    with st.spinner("Tracing…"), tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for upload in logs or []:
+            path = Path(tmp) / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            paths.append(path)
+        plan = state.get_kb().incidents.plan(service, symptom=symptom or None, logs=paths)
+        text = plan.to_markdown()
+    st.download_button("Download the plan", text, "incident-plan.md", "text/markdown")
+    st.markdown(text)
+
+
 def page() -> None:
-    """Timeline, selection, detail."""
+    """Timeline, selection, detail; the trace form when kb can make incident plans."""
     if not state.require_kb():
         return
     data = state.incidents(state.version())["incidents"]
@@ -104,6 +133,9 @@ def page() -> None:
     labels = {i["external_id"]: f"{i['id']} — {i['title']}" for i in data}
     chosen = st.selectbox("Incident", ids, format_func=labels.__getitem__, key="incident")
     _detail(next(i for i in data if i["external_id"] == chosen))
+    if hasattr(KB, "incidents"):  # incident plans (`kb incident`), where this kb has them
+        services = [s["name"] for s in state.overview(state.version())["services"]]
+        _trace_form(services)
 
 
 with state.guarded():
