@@ -81,9 +81,10 @@ def _figure(at: AppTest, key: str) -> dict[str, Any]:
 
 def _table(at: AppTest, column: str) -> Any:
     """The first table (a pandas DataFrame) that has `column`."""
-    for frame in at.dataframe:
-        if column in frame.value.columns:
-            return frame.value
+    for frame in [*at.dataframe, *at.table]:
+        value = frame.value.reset_index() if frame.type == "table" else frame.value
+        if column in value.columns:
+            return value
     raise AssertionError(f"no table with a {column!r} column")
 
 

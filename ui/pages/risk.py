@@ -76,7 +76,7 @@ def _kpis(ov: dict[str, Any], report: dict[str, Any]) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.caption("Truck factor per service")
-        st.dataframe(
+        st.table(
             pd.DataFrame(
                 [
                     {
@@ -88,14 +88,11 @@ def _kpis(ov: dict[str, Any], report: dict[str, Any]) -> None:
                     }
                     for s in scopes
                 ]
-            ),
-            hide_index=True,
-            width="stretch",
-            key="services_table",
+            ).set_index("service"),
         )
     with right:
         st.caption("Who alone holds knowledge")
-        st.dataframe(
+        st.table(
             pd.DataFrame(
                 [
                     {
@@ -106,10 +103,7 @@ def _kpis(ov: dict[str, Any], report: dict[str, Any]) -> None:
                     for p in ov["sole_holders"]
                 ],
                 columns=["person", "files only they know", "single point of failure of"],
-            ),
-            hide_index=True,
-            width="stretch",
-            key="holders_table",
+            ).set_index("person"),
         )
 
 
