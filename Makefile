@@ -17,10 +17,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIPC) -e '.[dev,postgres,openai,ollama]'
 	# An editable install compiles nothing: byte-compile once so every kb command starts
 	# fast even where PYTHONDONTWRITEBYTECODE is set.
-	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed > /dev/null
+	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed ui > /dev/null
 	touch $(STAMP)
 
-install: $(STAMP)
+# The dashboard's browser test drives Debian's chromium, headless: a browser is never
+# downloaded (no `playwright install`). CI runs as root on a clean machine and gets it here.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends chromium fonts-liberation > /dev/null; \
+	else echo "no $(CHROMIUM): install Debian's chromium (as root) for the browser test" >&2; fi
+
+install: $(STAMP) $(CHROMIUM)
 
 KB_DEMO := $(BIN)/kb --home $(DEMO)/kb
 
@@ -37,6 +47,7 @@ demo: install
 	$(KB_DEMO) bus-factor --without "Alex Morgan" --markdown $(DEMO)/bus-factor.md
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
 	@echo "bus-factor report: $(DEMO)/bus-factor.md"
+	@echo "dashboard:  $(BIN)/kb --home $(DEMO)/kb ui    then open http://127.0.0.1:8501"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.
 test: install

@@ -23,13 +23,17 @@ if TYPE_CHECKING:
     from kb.analysis.dangerzones import DangerZones
     from kb.analysis.experts import Experts
     from kb.analysis.hotspots import HotspotReport
-    from kb.analysis.staleness import StaleWisdom, WisdomList
+    from kb.analysis.incidents import IncidentLog
+    from kb.analysis.risk_history import RiskHistory
+    from kb.analysis.risk_views import DepartureSimulation, KnowledgeTreemap, RiskOverview
+    from kb.analysis.staleness import StaleWisdom, WisdomList, WisdomTable
     from kb.answer.gaps import KnowledgeGaps
     from kb.answer.types import Answer, Citation, Contact
     from kb.app import KB, InitResult
     from kb.contract.connector import SourceConfig
     from kb.errors import ConfigError, KBError, NotFoundError, SourceError
     from kb.guides.trace_report import TraceReport
+    from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import IngestReport
     from kb.ingest.teaching import Remembered
     from kb.settings import Settings
@@ -60,6 +64,13 @@ _WHERE = {
     "IngestReport": "kb.ingest.pipeline",
     "Remembered": "kb.ingest.teaching",
     "TraceReport": "kb.guides.trace_report",
+    "RiskOverview": "kb.analysis.risk_views",
+    "KnowledgeTreemap": "kb.analysis.risk_views",
+    "DepartureSimulation": "kb.analysis.risk_views",
+    "RiskHistory": "kb.analysis.risk_history",
+    "SourcesOverview": "kb.ingest.overview",
+    "IncidentLog": "kb.analysis.incidents",
+    "WisdomTable": "kb.analysis.staleness",
 }
 
 __all__ = [
@@ -72,22 +83,29 @@ __all__ = [
     "ConfigError",
     "Contact",
     "DangerZones",
+    "DepartureSimulation",
     "Experts",
     "HotspotReport",
+    "IncidentLog",
     "IngestReport",
     "InitResult",
     "KBError",
     "KnowledgeGaps",
+    "KnowledgeTreemap",
     "NotFoundError",
     "Remembered",
+    "RiskHistory",
+    "RiskOverview",
     "ServiceList",
     "ServiceSummary",
     "Settings",
     "SourceConfig",
     "SourceError",
+    "SourcesOverview",
     "StaleWisdom",
     "TraceReport",
     "WisdomList",
+    "WisdomTable",
 ]
 
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from kb.analysis.dangerzones import DangerZones, DangerZoneService
     from kb.analysis.experts import ExpertService
     from kb.analysis.hotspots import HotspotService
+    from kb.analysis.incidents import IncidentLog
+    from kb.analysis.risk_service import KnowledgeRiskService
     from kb.analysis.staleness import StalenessService
     from kb.answer.gaps import KnowledgeGaps
     from kb.answer.service import AnswerService
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
     from kb.ingest.indexing import Indexer
+    from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import Ingestor, IngestReport
     from kb.ingest.teaching import Remembered
     from kb.retrieval.hybrid import Retriever
@@ -184,6 +187,40 @@ class KB:
         from kb.analysis.hotspots import HotspotService
 
         return HotspotService(self.store, self.busfactor)
+
+    @cached_property
+    def risk(self) -> KnowledgeRiskService:
+        """The knowledge-risk views: KPIs, treemap, leaver simulation, risk month by month."""
+        from kb.analysis.risk_service import KnowledgeRiskService
+
+        return KnowledgeRiskService(self.busfactor, self.hotspots)
+
+    def version(self) -> tuple[Any, ...]:
+        """Changes whenever stored knowledge changes (one cheap query); () with no kb yet.
+
+        Surfaces key their caches on it: the dashboard recomputes only after an ingest, a
+        taught note, a question or a vote.
+        """
+        from kb.store.history import kb_version
+
+        return kb_version(self.reader)
+
+    def sources(self) -> SourcesOverview:
+        """What is ingested: each source's last sync and failures, and rows per table."""
+        from kb.ingest.overview import SourcesOverview
+        from kb.store.history import source_rows
+
+        if self.revision() is None:
+            return SourcesOverview([], {})
+        return SourcesOverview(source_rows(self.reader), self.status())
+
+    def incident_log(self, service: str | None = None) -> IncidentLog:
+        """Incidents newest first, with write-ups, related known issues, correlated changes."""
+        from kb.analysis.incidents import IncidentLog, IncidentLogService
+
+        if self.revision() is None:
+            return IncidentLog([])
+        return IncidentLogService(self.reader, self.staleness).log(service)
 
     @cached_property
     def staleness(self) -> StalenessService:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,17 @@ _QUERY_ARGS: dict[str, tuple[object, ...]] = {
     "schema_revision": (),
     "latest_activity": (),
     "facts_version": (),
+    "kb_version": (),
+    "file_sizes": ("svc",),
+    "source_rows": (),
+    "wisdom_links": (),
+    "incident_rows": (),
+    "commits_between": (
+        ("svc",),
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 2, 1, tzinfo=UTC),
+    ),
+    "commits_naming": ("INC-1",),
 }
 
 

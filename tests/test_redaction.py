@@ -87,3 +87,11 @@ def test_records_are_redacted_field_by_field_but_ids_are_kept() -> None:
 def test_redaction_never_raises_and_is_idempotent(text: str) -> None:
     once, _ = redact(text)
     assert redact(once) == (once, 0)
+
+
+def test_a_token_cut_short_by_a_title_is_redacted_too() -> None:
+    from kb.ingest.redaction import redact
+
+    text, n = redact("#incidents: pasted ghp_RGKERIw5… by mistake")
+    assert n == 1 and "ghp_" not in text and "RGKE" not in text
+    assert redact("a title cut here…") == ("a title cut here…", 0)

@@ -84,22 +84,12 @@ class BusFactorReport:
         """What becomes unknowable if `leavers` (developer keys) go too."""
         gone = set(leavers)
         out: dict[str, Any] = {"people": [self.name(k) for k in sorted(gone)]}
-        total = lost = 0
-        lost_files: list[str] = []
-        for scope in self.repos:
-            facts = self.facts[scope.repo]
-            for path in scope.paths:
-                authors = [d for d in facts.authorship.authors(path) if not self._gone(d)]
-                if not authors:
-                    continue
-                total += 1
-                if all(d in gone for d in authors):
-                    lost += 1
-                    lost_files.append(f"{scope.repo}:{path}")
+        total, lost_files = self.lost_files(gone)
+        lost = len(lost_files)
         out["files_known_now"] = total
         out["files_lost"] = lost
         out["share_files_lost"] = round(lost / total, 3) if total else 0.0
-        out["files"] = lost_files[:200]
+        out["files"] = [f"{repo}:{path}" for repo, path in lost_files[:200]]
         for label, scopes in (
             ("repos", self.repos),
             ("services", self.services),
@@ -115,6 +105,22 @@ class BusFactorReport:
                 round(len(unknowable) / len(known), 3) if known else 0.0
             )
         return out
+
+    def lost_files(self, gone: Iterable[str]) -> tuple[int, list[tuple[str, str]]]:
+        """Files someone here knows now, and those (repo, path) only `gone` know."""
+        gone = set(gone)
+        total = 0
+        lost: list[tuple[str, str]] = []
+        for scope in self.repos:
+            facts = self.facts[scope.repo]
+            for path in scope.paths:
+                authors = [d for d in facts.authorship.authors(path) if not self._gone(d)]
+                if not authors:
+                    continue
+                total += 1
+                if all(d in gone for d in authors):
+                    lost.append((scope.repo, path))
+        return total, lost
 
     def _gone(self, key: str) -> bool:
         return self.developers[key].departed

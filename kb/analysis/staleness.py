@@ -150,6 +150,48 @@ class StaleWisdom:
         return "\n".join(lines)
 
 
+@dataclass
+class WisdomTable:
+    """Every active entry with its stale flag, reasons and a link to its source: the table a
+    reader filters by service, kind, severity, origin and staleness."""
+
+    entries: list[sr.WisdomRow]
+    stale: dict[str, StaleEntry]
+    links: dict[str, str]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per entry (`kb wisdom --json`'s fields, plus stale, reasons, url)."""
+        out = []
+        for row in self.entries:
+            item = wisdom_json(row)
+            flagged = self.stale.get(row.external_id)
+            item["stale"] = flagged is not None
+            item["reasons"] = [r.detail for r in flagged.reasons] if flagged else []
+            item["url"] = self.links.get(row.external_id)
+            out.append(item)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """{"entries": [...]} with `stale`, `reasons` and `url` on each entry."""
+        return {"entries": self.rows()}
+
+    def to_markdown(self) -> str:
+        """The entries as a table, stale ones marked."""
+        if not self.entries:
+            return "No wisdom entries yet: ingest a repository (`kb ingest git PATH`)."
+        rows = [
+            [
+                r["kind"], r["severity"], r["service"] or "—",
+                ":".join(str(x) for x in (r["repo"], r["path"], r["line"]) if x) or "—",
+                (r["title"] or "").splitlines()[0][:70] if r["title"] else "",
+                "stale" if r["stale"] else "",
+            ]
+            for r in self.rows()
+        ]  # fmt: skip
+        head = ["kind", "severity", "service", "where", "title", ""]
+        return "\n".join(table(head, rows)) + "\n"
+
+
 def matches(glob: str, path: str) -> bool:
     """Whether a stored path is covered by an entry's path glob (a plain path: itself)."""
     glob = glob.strip().lstrip("/")
@@ -179,6 +221,12 @@ class StalenessService:
         return WisdomList(
             sr.wisdom_rows(self.store, service=service, kinds=(kind,) if kind else ())
         )
+
+    def table(self, service: str | None = None, kind: WisdomKind | None = None) -> WisdomTable:
+        """Every active entry with its stale flag, the reasons and a link to its source."""
+        entries = self.entries(service, kind).entries
+        stale = {e.entry.external_id: e for e in self.stale(service, kind)}
+        return WisdomTable(entries, stale, sh.wisdom_links(self.reader))
 
     def stale(self, service: str | None = None, kind: WisdomKind | None = None) -> StaleWisdom:
         """The entries flagged for re-verification, with their reasons, oldest first."""

@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kb.contract.connector import Connector, SourceConfig, load_connector
@@ -51,6 +52,8 @@ AfterRun = Callable[[SourceConfig], None]
 # A connector that checkpoints rarely still gets its records written in bounded memory;
 # such a flush does not advance the cursor (a re-run redoes it, idempotently).
 MAX_BUFFERED_RECORDS = 2000
+# A run that could not read thousands of items keeps the first ones (and their number).
+MAX_RECORDED_FAILURES = 500
 
 # (record type, the writer method storing it, the report counter it adds to)
 _Step = tuple[type[Any], Callable[[Any], Any], str | None]
@@ -179,6 +182,8 @@ class Ingestor:
         store = self.store
         source_id = store.ensure_source(config.kind, config.name, config.location, config.options)
         report = IngestReport(kind=config.kind, source=config.name)
+        started = datetime.now(UTC)
+        error: str | None = None
         buffer: list[Record] = []
         # What is loaded by now (modules, settings, the store) lives as long as the process:
         # out of the cycle collector's sight, it is not walked again at every collection
@@ -203,12 +208,32 @@ class Ingestor:
                 if len(buffer) >= MAX_BUFFERED_RECORDS:
                     self._write(source_id, buffer, None, report)
                     buffer = []
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            raise
         finally:
             # Whatever was read before a fatal error is kept (without moving the cursor).
             if buffer:
                 self._write(source_id, buffer, None, report)
             self._finish_run(config)
+            self._record_run(source_id, started, report, error)
         return report
+
+    def _record_run(
+        self, source_id: int, started: datetime, report: IngestReport, error: str | None
+    ) -> None:
+        summary = report.to_json()
+        summary["failures_total"] = len(report.failures)
+        summary["failures"] = summary["failures"][:MAX_RECORDED_FAILURES]
+        if error is not None:
+            summary["error"] = error
+        try:
+            self.store.record_run(
+                source_id, started, datetime.now(UTC), error is None and report.ok, summary
+            )
+        except Exception:  # the run's own outcome matters more than its log entry
+            log.warning("could not record the run of %s %s", report.kind, report.source,
+                        exc_info=True)  # fmt: skip
 
     def _write(
         self,

@@ -49,6 +49,14 @@ _TOKEN_PATTERNS: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = [
     ),
 ]
 
+# A token cut short by a title or a snippet ("ghp_RGKE…") is too short for its own pattern,
+# yet its first characters are still part of a secret.
+_CUT_TOKEN = re.compile(
+    r"(?:"
+    + "|".join(re.escape(lit) for _, literals, _ in _TOKEN_PATTERNS for lit in literals)
+    + r")[A-Za-z0-9_.+/=-]*…"
+)
+
 # scheme://user:password@host — the password goes, the rest stays readable.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)(?P<pw>[^\s@/]+)(?=@)")
 
@@ -107,6 +115,9 @@ def redact(text: str) -> tuple[str, int]:
             if any(lit in text for lit in literals):
                 text, n = pattern.subn(f"[REDACTED:{kind}]", text)
                 total += n
+        if "…" in text:
+            text, n = _CUT_TOKEN.subn("[REDACTED:cut-token]…", text)
+            total += n
     if "://" in text:
         text, n = _URL_PASSWORD.subn(lambda m: f"{m.group('head')}[REDACTED:password]", text)
         total += n

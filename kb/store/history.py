@@ -6,8 +6,9 @@ starts in a fraction of the time. Table and column names are the models' (kb.sto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from kb.contract.kinds import ChangeType, IdentityKind
@@ -196,3 +197,253 @@ def facts_version(db: Reader) -> tuple[Any, ...]:
     )
     assert row is not None
     return tuple(row)
+
+
+def kb_version(db: Reader) -> tuple[Any, ...]:
+    """Changes whenever anything the dashboard shows changes (two cheap queries).
+
+    The facts of the knowledge-risk reports, plus documents, wisdom, incidents, questions and
+    their votes, service dependencies and ingest runs. () when there is no knowledge base.
+    """
+    if not db.exists() or not db.has_table("alembic_version"):
+        return ()
+    runs = "(SELECT max(id) FROM ingest_runs)" if db.has_table("ingest_runs") else "NULL"
+    row = db.one(
+        "SELECT (SELECT max(id) FROM documents), (SELECT count(id) FROM documents),"
+        " (SELECT max(id) FROM wisdom_entries), (SELECT count(id) FROM wisdom_entries),"
+        " (SELECT max(last_verified_at) FROM wisdom_entries), (SELECT max(id) FROM incidents),"
+        " (SELECT count(id) FROM questions), (SELECT max(feedback_at) FROM questions),"
+        " (SELECT count(id) FROM service_dependencies), (SELECT max(last_synced_at) FROM sources),"
+        f" {runs}, (SELECT max(version_num) FROM alembic_version)"
+    )
+    assert row is not None
+    return (*facts_version(db), *(str(v) if v is not None else None for v in row))
+
+
+def file_sizes(db: Reader, repo: str) -> dict[str, int | None]:
+    """path -> size in bytes of every file of `repo` at its ingested HEAD."""
+    m = db.mark
+    rows = db.rows(
+        "SELECT f.path, f.size FROM repo_files f JOIN repos r ON r.id = f.repo_id"
+        f" WHERE r.name = {m}",
+        (repo,),
+    )
+    return dict(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A configured source, how often it ran, and its last run's summary."""
+
+    kind: str
+    name: str
+    location: str
+    created_at: datetime | None
+    last_synced_at: datetime | None
+    runs: int
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_ok: bool | None
+    last_report: dict[str, Any] | None
+
+
+def source_rows(db: Reader) -> list[SourceRow]:
+    """Every source with its last ingest run (none before runs were recorded)."""
+    if not db.exists() or not db.has_table("sources"):
+        return []
+    last: dict[int, tuple[Any, ...]] = {}
+    counts: dict[int, int] = {}
+    if db.has_table("ingest_runs"):
+        for sid, n in db.rows("SELECT source_id, count(id) FROM ingest_runs GROUP BY source_id"):
+            counts[sid] = int(n)
+        rows = db.rows(
+            "SELECT source_id, started_at, finished_at, ok, report FROM ingest_runs"
+            " WHERE id IN (SELECT max(id) FROM ingest_runs GROUP BY source_id)"
+        )
+        last = {row[0]: row[1:] for row in rows}
+    out = []
+    for sid, kind, name, location, created, synced in db.rows(
+        "SELECT id, kind, name, location, created_at, last_synced_at FROM sources"
+        " ORDER BY kind, name"
+    ):
+        started, finished, ok, report = last.get(sid, (None, None, None, None))
+        out.append(
+            SourceRow(
+                kind, name, location, utc_or_none(created), utc_or_none(synced),
+                counts.get(sid, 0), utc_or_none(started), utc_or_none(finished),
+                None if ok is None else bool(ok),
+                dict(json_value(report) or {}) if report is not None else None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def wisdom_links(db: Reader) -> dict[str, str]:
+    """Wisdom entry external id -> a web link to its source: the document's own link, else the
+    file (at its line) at the repository's HEAD on its forge. Entries with neither are left out.
+    """
+    from kb.contract.weblinks import file_url
+
+    rows = db.rows(
+        "SELECT w.external_id, d.url, r.web_url, r.forge, r.head_commit, w.path_glob, w.line"
+        " FROM wisdom_entries w LEFT OUTER JOIN documents d ON d.id = w.document_id"
+        " LEFT OUTER JOIN repos r ON r.id = w.repo_id"
+    )
+    out: dict[str, str] = {}
+    for ext, url, web, forge, head, path, line in rows:
+        if url:
+            out[ext] = url
+        elif web and head and path and not set(path) & set("*?["):
+            out[ext] = file_url(web, forge or "github", head, path.rstrip("/"), line)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """An incident with its services and where it is written up."""
+
+    id: int
+    external_id: str
+    label: str
+    title: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    severity: str | None
+    root_cause: str | None
+    resolution: str | None
+    channel: str | None
+    services: tuple[str, ...]
+    repos: tuple[str, ...]
+    postmortem: dict[str, Any] | None  # title, repo, path, url
+    threads: tuple[dict[str, Any], ...]  # the Slack documents: title, url
+
+
+def incident_rows(db: Reader) -> list[IncidentRow]:
+    """Every incident, newest first, with its services, postmortem and Slack threads."""
+    if not db.exists() or not db.has_table("incidents"):
+        return []
+    services: dict[int, list[tuple[str, str | None]]] = {}
+    for iid, name, repo in db.rows(
+        "SELECT i.incident_id, s.name, r.name FROM incident_services i"
+        " JOIN services s ON s.id = i.service_id LEFT OUTER JOIN repos r ON r.id = s.repo_id"
+        " ORDER BY s.name"
+    ):
+        services.setdefault(iid, []).append((name, repo))
+    rows = db.rows(
+        "SELECT i.id, i.external_id, i.title, i.started_at, i.ended_at, i.severity,"
+        " i.root_cause, i.resolution, i.channel, i.meta, d.title, d.path, d.url, r.name"
+        " FROM incidents i LEFT OUTER JOIN documents d ON d.id = i.postmortem_document_id"
+        " LEFT OUTER JOIN repos r ON r.id = d.repo_id"
+    )
+    thread_ids: set[str] = set()
+    metas = {}
+    for row in rows:
+        meta = dict(json_value(row[9]) or {})
+        metas[row[0]] = meta
+        thread_ids.update(str(d) for d in meta.get("documents", []) or [])
+    threads: dict[str, dict[str, Any]] = {}
+    ids = sorted(thread_ids)
+    m = db.mark
+    for start in range(0, len(ids), 200):
+        part = ids[start : start + 200]
+        marks = ", ".join([m] * len(part))
+        for ext, title, url in db.rows(
+            f"SELECT external_id, title, url FROM documents WHERE external_id IN ({marks})", part
+        ):
+            threads[ext] = {"title": title, "url": url}
+    out = []
+    for iid, ext, title, started, ended, sev, cause, fix, channel, _, pt, pp, pu, pr in rows:
+        meta = metas[iid]
+        label = str(meta.get("inc_id") or "")
+        if not label and ext.startswith("incident:"):
+            label = ext.removeprefix("incident:")
+        if not label:  # an alert thread with no incident id: where and when it started
+            when = utc_or_none(started)
+            label = f"#{channel or 'incident'}" + (f" {when:%Y-%m-%d %H:%M}" if when else "")
+        svc = services.get(iid, [])
+        repos = {r for _, r in svc if r}
+        if pr:
+            repos.add(pr)
+        if meta.get("repo"):
+            repos.add(str(meta["repo"]))
+        out.append(
+            IncidentRow(
+                iid, ext, label, title or label, utc_or_none(started), utc_or_none(ended), sev,
+                cause, fix, channel, tuple(n for n, _ in svc), tuple(sorted(repos)),
+                {"title": pt, "repo": pr, "path": pp, "url": pu} if pt is not None else None,
+                tuple(threads[d] for d in meta.get("documents", []) or [] if d in threads),
+            )
+        )  # fmt: skip
+    out.sort(
+        key=lambda r: (r.started_at is None, -(r.started_at.timestamp() if r.started_at else 0))
+    )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRef:
+    """A commit as a link in a list: repo, sha, subject, author, date, web link."""
+
+    repo: str
+    sha: str
+    subject: str
+    author: str
+    authored_at: datetime
+    is_fix: bool
+    is_revert: bool
+    url: str | None
+
+
+def _commit_refs(rows: list[tuple[Any, ...]]) -> list[CommitRef]:
+    from kb.contract.weblinks import commit_url
+
+    out = []
+    for repo, sha, msg, author, at, fix, revert, web, forge in rows:
+        out.append(
+            CommitRef(
+                repo, sha, (msg or "").split("\n", 1)[0][:200], author or "", utc(at), bool(fix),
+                bool(revert), commit_url(web, forge or "github", sha) if web else None,
+            )
+        )  # fmt: skip
+    return out
+
+
+_COMMIT_REF = (
+    "SELECT r.name, c.sha, substr(c.message, 1, 300), c.author_name, c.authored_at, c.is_fix,"
+    " c.is_revert, r.web_url, r.forge FROM commits c JOIN repos r ON r.id = c.repo_id"
+)
+
+
+def commits_between(
+    db: Reader, repos: Sequence[str], start: datetime, end: datetime, limit: int = 50
+) -> list[CommitRef]:
+    """Non-merge commits of `repos` authored in [start, end], newest first."""
+    if not repos:
+        return []
+    m = db.mark
+    marks = ", ".join([m] * len(repos))
+    rows = db.rows(
+        f"{_COMMIT_REF} WHERE r.name IN ({marks}) AND c.authored_at >= {m}"
+        f" AND c.authored_at <= {m} AND c.is_merge = {m}"
+        f" ORDER BY c.authored_at DESC LIMIT {int(limit)}",
+        (*repos, _stamp(db, start), _stamp(db, end), False),
+    )
+    return _commit_refs(rows)
+
+
+def commits_naming(db: Reader, text: str, limit: int = 50) -> list[CommitRef]:
+    """Commits whose message names `text` (an incident id), newest first."""
+    m = db.mark
+    rows = db.rows(
+        f"{_COMMIT_REF} WHERE c.message LIKE {m} ESCAPE '/' ORDER BY c.authored_at DESC"
+        f" LIMIT {int(limit)}",
+        ("%" + _escape_like(text) + "%",),
+    )
+    return _commit_refs(rows)
+
+
+def _stamp(db: Reader, when: datetime) -> Any:
+    """A time as the backend compares it: SQLite keeps ISO text in UTC with no offset."""
+    if db.dialect == "sqlite":
+        return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return when

@@ -117,6 +117,20 @@ class Source(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IngestRun(Base):
+    """One ingest run of a source: when it ran and what it did (counts, skips, failures)."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The run's `--json` summary (IngestReport.to_json), with "error" when it stopped early.
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class Repo(Base):
     """A git repository known to kb."""
 

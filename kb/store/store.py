@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
@@ -18,6 +19,7 @@ from kb.store.models import (
     Chunk,
     Document,
     EmbeddingCache,
+    IngestRun,
     Repo,
     Service,
     Source,
@@ -125,6 +127,26 @@ class Store:
             raise LookupError(f"no source with id {source_id}")
         src.cursor = dict(cursor)
         src.last_synced_at = utcnow()
+
+    def record_run(
+        self,
+        source_id: int,
+        started_at: datetime,
+        finished_at: datetime,
+        ok: bool,
+        report: dict[str, Any],
+    ) -> None:
+        """Keep one ingest run's summary: the last sync of a source and what it could not read."""
+        with self.transaction() as s:
+            s.add(
+                IngestRun(
+                    source_id=source_id,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    ok=ok,
+                    report=report,
+                )
+            )
 
     # -- repos and services ---------------------------------------------------------------
 
