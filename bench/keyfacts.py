@@ -23,11 +23,15 @@ ANSWER_CHARS = 1500  # how much of kb's answer is judged (what a reader sees fir
 EXTRACT_CHARS = 1500  # size of the question-focused extract of the gold source
 COVERAGE_THRESHOLD = 0.5
 MAX_SENTENCE_CHARS = 600  # a "sentence" longer than this (a table, a code block) is cut
+WRAPPED_LINE = 50  # a line at least this long that ends mid-sentence continues on the next
 
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9`*_])")
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
-_MARKUP = re.compile(r"^\s*(?:[-*+>#]+|\d+[.)])\s+")
+# A list item or table row starts a new piece; comment and list markers are stripped.
+_ITEM = re.compile(r"^\s*(?:[-+>|]|\*\s|\d+[.)]\s)")
+_COMMENT = re.compile(r"^\s*(?://|#|/\*|\*|--)")
+_MARKUP = re.compile(r"^\s*(?:[-*+>#|]+|\d+[.)]|//+|/\*+|--)\s*")
 
 
 def words(text: str) -> list[str]:
@@ -55,16 +59,35 @@ def shared_runs(text: str, source: str, n: int = COPY_RUN) -> list[str]:
 
 
 def sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
-    """A text cut into sentences: lines, then sentence ends; citation markers removed."""
+    """A text cut into sentences, citation markers and list or comment markers removed.
+
+    A long line that stops mid-sentence is joined with the next line of the same kind
+    (comment or not), so that hard-wrapped prose and comment blocks read as whole sentences;
+    short lines (headings, code, settings), list items and table rows stay pieces of their
+    own. Each piece is then cut at sentence ends; pieces of one word are dropped.
+    """
     out: list[str] = []
-    for line in text.splitlines():
-        line = _MARKUP.sub("", _CITATION.sub("", line)).strip()
-        if not line:
-            continue
-        for piece in _SENTENCE_END.split(line):
-            piece = piece.strip()
-            if len(words(piece)) >= 2:
-                out.append(piece[:max_chars])
+    for block in re.split(r"\n[ \t]*\n", text):
+        pieces: list[str] = []
+        previous: tuple[bool, bool] | None = None  # (comment line, table row) of the last line
+        wrapped = False  # the last line looks hard-wrapped: long, and not a finished sentence
+        for raw in block.splitlines():
+            raw = _CITATION.sub("", raw)
+            line = _MARKUP.sub("", raw).strip()
+            if not line:
+                continue
+            kind = (bool(_COMMENT.match(raw)), raw.lstrip().startswith("|"))
+            if pieces and wrapped and kind == previous and not _ITEM.match(raw) and not kind[1]:
+                pieces[-1] += " " + line
+            else:
+                pieces.append(line)
+            previous = kind
+            wrapped = len(raw.strip()) >= WRAPPED_LINE and not line.endswith((".", "!", "?", ":"))
+        for piece in pieces:
+            for part in _SENTENCE_END.split(piece):
+                part = part.strip()
+                if len(words(part)) >= 2:
+                    out.append(part[:max_chars])
     return out
 
 
@@ -85,7 +108,8 @@ def gold_text(repo: Path, item: dict[str, Any], commit: str | None = None) -> st
     if kind == "commit":
         # Who and when are part of what a commit shows (the baselines index them the same way).
         sha = commit or _commit_of(repo, item["subject_prefix"])
-        return _git(repo, "log", "-1", "--date=short", "--format=Commit by %an on %ad.%n%n%B", sha)
+        fmt = "--format=Commit by %an on %ad: %s%n%n%b"
+        return _git(repo, "log", "-1", "--date=short", fmt, sha)
     path = item["path"]
     if path.endswith("/"):
         names = _git(repo, "ls-tree", "-r", "--name-only", "HEAD", "--", path).splitlines()
@@ -128,7 +152,7 @@ def focused_extract(
     """Indexes of the parts most similar to the question that fit in `budget` characters.
 
     Parts are taken by decreasing cosine with the question (one that does not fit is skipped,
-    a shorter one may still fit), then returned in source order; a space joins them.
+    a shorter one may still fit), then returned in source order; one character joins them.
     """
     if len(parts) == 0:
         return []
@@ -174,4 +198,5 @@ class Coverage:
         if not parts:
             return ""
         chosen = focused_extract(parts, self.embed([question])[0], self.embed(parts), budget=budget)
-        return " ".join(parts[i] for i in chosen)
+        # One part a line, so that splitting the extract again gives back the same parts.
+        return "\n".join(parts[i] for i in chosen)
