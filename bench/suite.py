@@ -426,6 +426,14 @@ def markdown(
                 f"| {a['n_key_facts']} | {_fmt(a['idk_unanswerable'])} | {a['n_unanswerable']} "
                 f"| {_fmt(a['idk_answerable'])} | {a['n_answerable']} |"
             )
+    lines += [
+        "",
+        "Time spent (seconds): "
+        + "; ".join(
+            f"{r.suite_set.name} " + ", ".join(f"{k} {v:.0f}" for k, v in r.seconds.items())
+            for r in results
+        ),
+    ]
     if show_questions:
         lines += ["", *category_table(results, systems), *miss_lines(results)]
     return "\n".join(lines)

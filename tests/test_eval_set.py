@@ -74,6 +74,7 @@ from bench.suite import (  # noqa: E402
     load_suite,
     markdown,
     mrr_at,
+    note_build_env,
     parse_env,
     repo_problem,
     retrieval_scores,
@@ -804,3 +805,14 @@ def test_held_out_output_is_aggregate_only_unless_asked() -> None:
         "secret-why",
         "secret-none",
     ]
+
+
+def test_a_reused_home_warns_when_built_with_other_kb_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    note_build_env(tmp_path, {"KB_RULE_X": "off"})
+    assert json.loads((tmp_path / ".bench-kb-env.json").read_text()) == {"KB_RULE_X": "off"}
+    note_build_env(tmp_path, {"KB_RULE_X": "off"})
+    assert capsys.readouterr().err == ""
+    note_build_env(tmp_path, {})
+    assert "was built with --kb-env {'KB_RULE_X': 'off'}" in capsys.readouterr().err
