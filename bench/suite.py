@@ -344,8 +344,9 @@ def run_repo(
         }
 
         def ask(question: str) -> tuple[str, bool]:
-            payload = app.ask(question, record=False).as_json()
-            return str(payload["answer"]), bool(payload["answered"])
+            # The text and the `answered` flag of `kb ask --json`, read off the Answer itself.
+            answer = app.ask(question, record=False)
+            return str(answer.answer), bool(answer.answered)
 
         start = time.perf_counter()
         result.answers = answer_all(ask, questions, texts, Coverage(embedder.embed))
@@ -497,7 +498,7 @@ def miss_lines(results: Sequence[RepoResult]) -> list[str]:
     return lines
 
 
-def as_json(
+def to_json(
     part: str, results: Sequence[RepoResult], env: dict[str, str], show_questions: bool, k: int
 ) -> dict[str, Any]:
     """The run as one JSON object; per-question details only when they may be shown."""
@@ -628,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part == "heldout" and show:
         _log("warning: held-out questions shown one by one; do not tune on what follows")
     if args.json:
-        print(json.dumps(as_json(args.part, results, env, show, args.k), indent=2))
+        print(json.dumps(to_json(args.part, results, env, show, args.k), indent=2))
     else:
         print(markdown(args.part, results, env, show))
     return 0

@@ -69,7 +69,6 @@ from bench.suite import (  # noqa: E402
     RepoResult,
     SuiteSet,
     answer_scores,
-    as_json,
     clone_commands,
     load_suite,
     markdown,
@@ -79,6 +78,7 @@ from bench.suite import (  # noqa: E402
     repo_problem,
     retrieval_scores,
     suite_errors,
+    to_json,
 )
 from kb.answers import Hit  # noqa: E402
 from kb.models import WisdomKind  # noqa: E402
@@ -794,13 +794,13 @@ def test_held_out_output_is_aggregate_only_unless_asked() -> None:
     assert "| order-service | BM25 only | 0.00 | 1.00 | 0.50 | 0.50 | 1 |" in text
     assert "| overall | 0.50 | 1.00 | 1 | 0.00 | 1 | 0.00 | 1 |" in text
     assert "kb environment: KB_RULE_X=off" in text
-    data = as_json("heldout", [result], {}, show_questions=False, k=10)
+    data = to_json("heldout", [result], {}, show_questions=False, k=10)
     assert "secret" not in json.dumps(data)
     assert data["overall"]["systems"]["kb"]["mrr@5"] == 1.0
     shown = markdown("heldout", [result], {}, show_questions=True)
     assert "secret-why" not in shown  # kb hit it at rank 1: no miss to list
     assert "secret-none (unanswerable): answered an unanswerable question" in shown
-    detailed = as_json("heldout", [result], {}, show_questions=True, k=10)
+    detailed = to_json("heldout", [result], {}, show_questions=True, k=10)
     assert [q["id"] for q in detailed["repos"]["order-service"]["per_question"]] == [
         "secret-why",
         "secret-none",
