@@ -50,6 +50,12 @@ CATEGORIES = (
     "history/commit",
     "unwritten-rule",
     "taught",
+    # Added for the repository suite (bench/eval/suite.json):
+    "code-comment",  # a comment in the code explains the constraint
+    "who-decided",  # who wrote or decided X: the commit or decision record that shows it
+    "when",  # when something happened or changed
+    "multi-source",  # two gold sources, either counts
+    "superseded-decision",  # the gold is the newer decision, not the one it replaced
     "unanswerable",
 )
 PATH_KINDS = ("adr", "doc", "code", "postmortem", "contract")
@@ -79,6 +85,7 @@ class Question:
     question: str
     category: str
     gold: tuple[dict[str, Any], ...]
+    key_facts: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -114,6 +121,9 @@ def validate_eval_set(data: Any) -> list[str]:
             errors.append(f"{where}: gold must be [] exactly when the category is unanswerable")
         for item in gold:
             errors += [f"{where}: {e}" for e in _gold_errors(item)]
+        facts = q.get("key_facts", [])
+        if not isinstance(facts, list) or not all(isinstance(f, str) and f.strip() for f in facts):
+            errors.append(f"{where}: 'key_facts' must be a list of non-empty strings")
     return errors
 
 
@@ -144,7 +154,10 @@ def load_questions(path: Path) -> tuple[dict[str, Any], list[Question]]:
     if errors:
         raise EvalError(f"{path}: " + "; ".join(errors[:10]))
     questions = [
-        Question(q["id"], q["question"], q["category"], tuple(q["gold"])) for q in data["questions"]
+        Question(
+            q["id"], q["question"], q["category"], tuple(q["gold"]), tuple(q.get("key_facts", []))
+        )
+        for q in data["questions"]
     ]
     return data, questions
 
@@ -445,13 +458,16 @@ def build_kb_home(
     (home / BUILT_MARKER).write_text(datetime.now(UTC).isoformat() + "\n")
 
 
-def kb_system(home: Path, notes: Sequence[TaughtNote]) -> Callable[[str, int], list[Source]]:
-    """kb's retriever over a built home, as a ranking of Sources (each source once)."""
-    from kb.app import KB
-    from kb.settings import Settings
+def kb_system(
+    home: Path, notes: Sequence[TaughtNote], app: Any | None = None
+) -> Callable[[str, int], list[Source]]:
+    """kb's retriever over a built home (or an open `KB`), as a ranking of Sources (each once)."""
+    if app is None:
+        from kb.app import KB
+        from kb.settings import Settings
 
-    app = KB(Settings(home=home))
-    retriever = app.retriever  # type: ignore[attr-defined]
+        app = KB(Settings(home=home))
+    retriever = app.retriever
 
     def search(question: str, k: int = 10) -> list[Source]:
         seen: set[Source] = set()

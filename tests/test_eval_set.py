@@ -8,11 +8,14 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from gitrepo import Repo
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is not an installed package
@@ -29,6 +32,18 @@ from bench.baselines import (  # noqa: E402
     load_notes,
     reciprocal_rank_fusion,
     split_text,
+)
+from bench.eval_check import check, copy_errors, key_fact_errors  # noqa: E402
+from bench.keyfacts import (  # noqa: E402
+    Coverage,
+    answer_head,
+    conveyed,
+    coverage,
+    focused_extract,
+    gold_text,
+    sentences,
+    shared_runs,
+    words,
 )
 from bench.retrieval import (  # noqa: E402
     CATEGORIES,
@@ -49,12 +64,37 @@ from bench.retrieval import (  # noqa: E402
     source_of_hit,
     validate_eval_set,
 )
+from bench.suite import (  # noqa: E402
+    PARTS,
+    SUITE_FILE,
+    AnswerOutcome,
+    RepoResult,
+    SuiteSet,
+    answer_scores,
+    clone_commands,
+    load_suite,
+    markdown,
+    mrr_at,
+    note_build_env,
+    parse_env,
+    repo_problem,
+    retrieval_scores,
+    suite_errors,
+    to_json,
+)
 from kb.retrieval.hits import Hit  # noqa: E402
 from kb.store.models import WisdomKind  # noqa: E402
 from seed import generate_demo_org  # noqa: E402
 
-EVAL_FILES = sorted(p for p in EVAL_DIR.glob("*.json") if not p.name.endswith("_notes.json"))
+EVAL_FILES = sorted(
+    p
+    for p in EVAL_DIR.glob("*.json")
+    if not p.name.endswith("_notes.json") and p.name != "suite.json"
+)
 DEMO_NOTES = EVAL_DIR / "demo_notes.json"
+
+# Categories added for the repository suite; the demo set predates them.
+SUITE_CATEGORIES = {"code-comment", "who-decided", "when", "multi-source", "superseded-decision"}
 
 # Minimum number of demo questions whose first (main) gold source is of each kind.
 MIN_PRIMARY_KIND = {"adr": 8, "commit": 6, "doc/code": 6, "slack": 8, "note": 5, "postmortem": 4}
@@ -106,7 +146,7 @@ def test_there_is_an_external_repository_set() -> None:
     for path in external:
         data = json.loads(path.read_text())
         assert data["repository"].count("/") == 1
-        assert data["commits"] >= 1000 and data["adrs"] >= 5
+        assert data["commits"] >= 50 and data["adrs"] >= 5
         repos = {g["repo"] for q in data["questions"] for g in q["gold"] if "repo" in g}
         assert repos == {data["repo"]}
 
@@ -137,13 +177,17 @@ def test_validation_catches_broken_entries() -> None:
     assert "missing 'subject_prefix'" in errors and "unknown key 'sha'" in errors
     assert "thread_ts or date, not both" in errors
     assert validate_eval_set([]) == ["top level: expected an object with a 'questions' list"]
+    facts = {"id": "e", "question": "q?", "category": "unanswerable", "gold": [], "key_facts": [""]}
+    assert validate_eval_set({"questions": [facts]}) == [
+        "e: 'key_facts' must be a list of non-empty strings"
+    ]
 
 
 def test_demo_set_size_categories_and_spread(demo_questions: list[Question]) -> None:
     answerable = [q for q in demo_questions if q.answerable]
     assert len(answerable) >= 45
     assert sum(1 for q in demo_questions if q.category == "unanswerable") >= 3
-    assert {q.category for q in demo_questions} == set(CATEGORIES)
+    assert {q.category for q in demo_questions} == set(CATEGORIES) - SUITE_CATEGORIES
     assert sum(1 for q in answerable if q.category == "incident/on-call") >= 4
 
     def primary(q: Question) -> str:
@@ -405,3 +449,372 @@ def test_reciprocal_rank_fusion_and_source_dedupe() -> None:
     docs = [Document(ADR, long), Document(README, "checkout calls inventory")]
     ranking = Baselines(docs).bm25("warehouse lock order", k=10)
     assert ranking == [ADR]
+
+
+# --- the repository suite (bench/eval/suite.json) --------------------------------------------
+
+SUITE_SETS = load_suite()
+MGG = "manage.get.gov"
+
+
+def _set_data(s: SuiteSet) -> dict[str, Any]:
+    return json.loads(s.file.read_text())
+
+
+@pytest.mark.parametrize("s", SUITE_SETS, ids=[s.name for s in SUITE_SETS])
+def test_suite_set_schema_and_key_facts(s: SuiteSet) -> None:
+    data = _set_data(s)
+    assert validate_eval_set(data) == []
+    assert re.fullmatch(r"[0-9a-f]{40}", data["head"])
+    assert data["url"] == f"https://github.com/{data['repository']}"
+    assert data["language"] and data["commits"] >= 50 and data["adrs"] >= 5
+    for q in data["questions"]:
+        assert key_fact_errors(q) == [], q["id"]
+        assert all(len(f) <= 200 for f in q.get("key_facts", [])), q["id"]
+        assert {g["repo"] for g in q["gold"]} <= {data["repo"]}
+    # Every answerable question names 2-4 facts; unanswerable ones none.
+    answerable = [q for q in data["questions"] if q["gold"]]
+    assert all(2 <= len(q["key_facts"]) <= 4 for q in answerable)
+
+
+def test_suite_lists_every_repository_set_once_in_one_part() -> None:
+    raw = json.loads(SUITE_FILE.read_text())
+    assert suite_errors(raw) == []
+    listed = sorted(s.file.name for s in SUITE_SETS)
+    on_disk = sorted(p.name for p in EVAL_FILES if p != DEMO_QUESTIONS)
+    assert listed == on_disk
+    names = [s.name for s in SUITE_SETS]
+    assert len(names) == len(set(names))  # a repository is in exactly one part
+    assert {s.part for s in SUITE_SETS} == set(PARTS)
+
+
+def test_split_keeps_a_large_diverse_held_out_part() -> None:
+    tuning = [s for s in SUITE_SETS if s.part == "tuning"]
+    heldout = [s for s in SUITE_SETS if s.part == "heldout"]
+    assert MGG in {s.name for s in tuning}
+    assert len([s for s in tuning if s.name != MGG]) >= 2
+    assert len(heldout) >= 3
+    assert len({s.language for s in heldout}) >= 2
+    qs = [q for s in heldout for q in _set_data(s)["questions"]]
+    assert sum(1 for q in qs if q["gold"]) >= 120
+    assert sum(1 for q in qs if not q["gold"]) >= 20
+    for s in heldout:
+        data = _set_data(s)
+        assert data["commits"] >= 1000, s.name
+        assert sum(1 for q in data["questions"] if not q["gold"]) >= 5, s.name
+    new = [q for s in SUITE_SETS if s.name != MGG for q in _set_data(s)["questions"]]
+    assert sum(1 for q in new if q["gold"]) >= 200
+    assert sum(1 for q in new if not q["gold"]) >= 20
+
+
+# Minimum questions per category over the new sets (manage.get.gov not counted).
+MIN_SUITE_CATEGORY = {
+    "why/decision": 50,
+    "history/commit": 20,
+    "how-to/docs": 25,
+    "code-comment": 15,
+    "who-decided": 6,
+    "when": 8,
+    "multi-source": 8,
+    "superseded-decision": 6,
+    "unanswerable": 20,
+}
+
+
+def test_suite_spread_by_category() -> None:
+    new = [s for s in SUITE_SETS if s.name != MGG]
+    counts = Counter(q["category"] for s in new for q in _set_data(s)["questions"])
+    for category, minimum in MIN_SUITE_CATEGORY.items():
+        assert counts[category] >= minimum, (category, counts)
+    for s in new:
+        data = _set_data(s)
+        by_category = Counter(q["category"] for q in data["questions"])
+        assert len(by_category) >= 7, (s.name, by_category)
+        for q in data["questions"]:
+            if q["category"] == "multi-source":
+                assert len(q["gold"]) >= 2, q["id"]
+            if q["category"] == "superseded-decision":
+                assert q.get("note"), q["id"]  # the trap is written down
+
+
+# --- the six-word copy check ------------------------------------------------------------------
+
+
+def test_shared_runs_finds_six_word_copies_only() -> None:
+    source = "We decided, after much debate: the Cache is flushed every night at 2am."
+    assert shared_runs("Is it true the cache is flushed every night at 2am?", source) == [
+        "the cache is flushed every night",
+        "cache is flushed every night at",
+        "is flushed every night at 2am",
+    ]
+    assert shared_runs("Why is the cache flushed every night?", source) == []  # 5 words
+    assert shared_runs("THE CACHE-IS FLUSHED, every night!", source) == [
+        "the cache is flushed every night"
+    ]
+    assert shared_runs("", source) == [] and shared_runs("a b c d e f", "") == []
+    assert words("Don't re-run v2.1") == ["don", "t", "re", "run", "v2", "1"]
+
+
+def test_copy_and_key_fact_errors_on_hand_made_questions() -> None:
+    source = "Migrations are run by hand with a Cloud Foundry task after each deploy."
+    q = {
+        "id": "q1",
+        "question": "Who runs the migrations?",
+        "gold": [{"kind": "doc"}],
+        "key_facts": [
+            "An operator applies them manually",
+            "They are run by hand with a Cloud Foundry task",
+        ],
+    }
+    errors = copy_errors(q, [source])
+    assert errors == [
+        "q1: key fact 2 copies 'are run by hand with a'",
+        "q1: key fact 2 copies 'run by hand with a cloud'",
+        "q1: key fact 2 copies 'by hand with a cloud foundry'",
+        "q1: key fact 2 copies 'hand with a cloud foundry task'",
+    ]
+    assert copy_errors({**q, "key_facts": q["key_facts"][:1]}, [source]) == []
+    assert key_fact_errors(q) == []
+    assert key_fact_errors({**q, "key_facts": ["only one"]}) == ["q1: needs 2-4 key facts"]
+    assert key_fact_errors({**q, "key_facts": ["a"] * 5}) == ["q1: needs 2-4 key facts"]
+    assert key_fact_errors({**q, "gold": [], "key_facts": []}) == []
+    assert key_fact_errors({**q, "gold": []}) == ["q1: an unanswerable question has no key facts"]
+
+
+def test_eval_check_against_a_real_repository(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.commit(
+        "Use Postgres for orders\n\nThe data is relational and we need transactions.",
+        {"docs/adr/0001-postgres.md": "# 1. Use Postgres\n\nThe data is relational.\n"},
+    )
+    repo.commit("Tune the pool size", {"src/pool.py": "SIZE = 4  # two per core\n"})
+    repo.commit("Tune the pool timeout", {"src/pool.py": "SIZE = 4\nTIMEOUT = 3\n"})
+
+    def write(questions: list[dict[str, Any]], head: str | None = None) -> Path:
+        path = tmp_path / "set.json"
+        data = {"repo": "repo", "head": head or repo.head(), "questions": questions}
+        path.write_text(json.dumps(data))
+        return path
+
+    good = {
+        "id": "why-pg",
+        "question": "Which database holds orders, and why that one?",
+        "category": "why/decision",
+        "gold": [{"kind": "adr", "repo": "repo", "path": "docs/adr/0001-postgres.md"}],
+        "key_facts": ["Orders live in Postgres", "Order data has relations between tables"],
+    }
+    who = {
+        "id": "who-pg",
+        "question": "Who chose the orders database?",
+        "category": "who-decided",
+        "gold": [{"kind": "commit", "repo": "repo", "subject_prefix": "Use Postgres"}],
+        "key_facts": ["Alice Doe made the choice", "It was in January 2024"],
+    }
+    errors, questions = check(repo.path, write([good, who]))
+    assert errors == [] and [q.id for q in questions] == ["why-pg", "who-pg"]
+
+    copied = {**good, "question": "Why Postgres, given the data is relational?"}
+    ambiguous = {**who, "gold": [{"kind": "commit", "repo": "repo", "subject_prefix": "Tune"}]}
+    missing = {**good, "id": "gone", "gold": [{"kind": "doc", "repo": "repo", "path": "no.md"}]}
+    one_fact = {**good, "id": "thin", "key_facts": ["Orders live in Postgres"]}
+    errors, _ = check(repo.path, write([copied, ambiguous, missing, one_fact], head="f" * 40))
+    text = "\n".join(errors)
+    assert f"is at {repo.head()}, the set is pinned to {'f' * 40}" in text
+    assert "why-pg: question copies" not in text  # five words at most
+    assert "who-pg: subject prefix 'Tune' matches 2 commits" in text
+    assert "gone: repo:no.md does not exist at HEAD" in text
+    assert "thin: needs 2-4 key facts" in text
+    copied6 = {
+        **good,
+        "question": "Is it true that the data is relational and we need transactions?",
+    }
+    errors, _ = check(repo.path, write([{**copied6, "gold": who["gold"]}]))
+    assert errors == [
+        "why-pg: question copies 'the data is relational and we'",
+        "why-pg: question copies 'data is relational and we need'",
+        "why-pg: question copies 'is relational and we need transactions'",
+    ]
+    # A commit's source text carries who made it and when, as the baselines index it.
+    text = gold_text(repo.path, who["gold"][0])
+    assert text.startswith("Commit by Alice Doe on 2024-01-01: Use Postgres for orders")
+    assert "we need transactions" in text
+    assert gold_text(repo.path, {"kind": "doc", "path": "docs/"}).startswith("# 1. Use Postgres")
+
+
+# --- coverage arithmetic -----------------------------------------------------------------------
+
+
+def _unit(*xs: float) -> np.ndarray:
+    v = np.asarray(xs, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_conveyed_and_coverage_on_hand_made_vectors() -> None:
+    facts = np.stack([_unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1)])
+    # Best cosines: fact 0 -> 0.5 (the threshold itself counts), fact 1 -> 0.866, fact 2 -> 1.
+    said = np.stack([_unit(0.5, np.sqrt(0.75), 0), _unit(0, 0, 1)])
+    assert conveyed(facts, said, 0.5) == [True, True, True]
+    assert conveyed(facts, said, 0.9) == [False, False, True]
+    assert coverage(facts, said, 0.9) == pytest.approx(1 / 3)
+    assert coverage(facts, said[1:], 0.5) == pytest.approx(1 / 3)
+    assert coverage(facts, np.zeros((0, 3), dtype=np.float32), 0.5) == 0.0
+    assert coverage(np.zeros((0, 3), dtype=np.float32), said, 0.5) == 0.0
+
+
+def test_focused_extract_takes_the_closest_parts_in_source_order() -> None:
+    parts = ["intro " * 5, "the answer " * 20, "noise", "more answer " * 3]
+    question = _unit(1, 0)
+    vectors = np.stack([_unit(0, 1), _unit(1, 0.1), _unit(0.1, 1), _unit(1, 0.3)])
+    # Closest first: part 1 (220 chars), part 3 (36), part 2 (5), part 0 (30); one space joins.
+    assert focused_extract(parts, question, vectors, budget=1000) == [0, 1, 2, 3]
+    assert focused_extract(parts, question, vectors, budget=270) == [1, 2, 3]
+    # Part 1 does not fit; the shorter, less similar parts still do.
+    assert focused_extract(parts, question, vectors, budget=50) == [2, 3]
+    assert focused_extract([], question, np.zeros((0, 2)), budget=10) == []
+
+
+def test_sentences_and_answer_head() -> None:
+    wrapped = "We chose a message broker for payments because the checkout must not\n"
+    text = (
+        "Payments are async [1]. The broker retries twice [2, 3]!\n"
+        "- Watch out: never deploy on a Friday afternoon, the on-call team is thin\n"
+        "  then\n- Ask: Alex Morgan [4]\n\n"
+        f"{wrapped}block on the payment provider.\nShort line\nanother short line\n\n"
+        "## Decision\nretry = 3\n"
+        "    # three tries are enough for a network blip, a fourth would only\n"
+        "    # delay the error.\nok = True"
+    )
+    assert sentences(text) == [
+        "Payments are async.",
+        "The broker retries twice!",
+        # A long line that stops mid-sentence continues on the next line of its kind.
+        "Watch out: never deploy on a Friday afternoon, the on-call team is thin then",
+        "Ask: Alex Morgan",
+        "We chose a message broker for payments because the checkout must not block on the "
+        "payment provider.",
+        "Short line",  # short lines (headings, code, settings) stay alone
+        "another short line",
+        "retry = 3",  # "Decision" alone is one word: dropped
+        "three tries are enough for a network blip, a fourth would only delay the error.",
+        "ok = True",
+    ]
+    assert answer_head("x" * 2000) == "x" * 1500
+
+
+def test_coverage_class_with_a_fake_embedder() -> None:
+    vocab = ["postgres", "relational", "manual", "cache"]
+
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        return [[float(w in t.lower()) + 1e-6 for w in vocab] for t in texts]
+
+    cov = Coverage(embed)
+    facts = ["Uses Postgres", "Migrations are manual"]
+    assert cov.of_text(facts, "We use Postgres. It is relational.") == 0.5
+    assert cov.of_text(facts, "Postgres it is. Steps are manual.") == 1.0
+    source = "Intro about the cache.\nWe chose Postgres because data is relational.\nThe end."
+    assert cov.extract("why postgres", source, budget=50) == (
+        "We chose Postgres because data is relational."
+    )
+    # Parts are joined one a line, so the extract splits back into the same sentences.
+    two = cov.extract("why postgres", source, budget=60)
+    assert two == "We chose Postgres because data is relational.\nThe end."
+    assert sentences(two) == ["We chose Postgres because data is relational.", "The end."]
+
+
+# --- the harness's arithmetic and output -----------------------------------------------------
+
+
+def test_mrr_at_and_retrieval_scores() -> None:
+    ranks = [1, 2, 6, None]
+    assert mrr_at(ranks, 5) == pytest.approx((1 + 0.5) / 4)
+    assert mrr_at(ranks, 10) == pytest.approx((1 + 0.5 + 1 / 6) / 4)
+    s = retrieval_scores(ranks)
+    assert (s["recall@1"], s["recall@5"], s["n"]) == (0.25, 0.5, 4)
+    assert mrr_at([], 5) == 0.0
+
+
+def test_answer_scores_coverage_and_honesty() -> None:
+    qs = [
+        Question("a", "?", "why/decision", ({"kind": "adr"},), ("f1", "f2")),
+        Question("b", "?", "how-to/docs", ({"kind": "doc"},), ("f1", "f2")),
+        Question("u1", "?", "unanswerable", ()),
+        Question("u2", "?", "unanswerable", ()),
+    ]
+    outcomes = {
+        "a": AnswerOutcome(True, 1.0, 0.5),
+        "b": AnswerOutcome(False, 0.0, 1.0),
+        "u1": AnswerOutcome(False, None, None),
+        "u2": AnswerOutcome(True, None, None),
+    }
+    s = answer_scores(qs, outcomes)
+    assert s["coverage"] == 0.5 and s["reference_coverage"] == 0.75 and s["n_key_facts"] == 2
+    assert s["idk_unanswerable"] == 0.5 and s["n_unanswerable"] == 2
+    assert s["idk_answerable"] == 0.5 and s["n_answerable"] == 2
+    empty = answer_scores(qs, {})
+    assert empty["coverage"] is None and empty["idk_unanswerable"] is None
+
+
+def test_parse_env_and_clone_commands(tmp_path: Path) -> None:
+    assert parse_env(["KB_RULE_X=off", "KB_Y=a=b"]) == {"KB_RULE_X": "off", "KB_Y": "a=b"}
+    with pytest.raises(EvalError, match="VAR=VALUE"):
+        parse_env(["KB_RULE_X"])
+    s = next(x for x in SUITE_SETS if x.name == MGG)
+    assert clone_commands(s, tmp_path) == [
+        f"git clone https://github.com/cisagov/manage.get.gov {tmp_path / MGG}",
+        f"git -C {tmp_path / MGG} checkout {s.head}",
+    ]
+    assert "is not a git checkout" in (repo_problem(s, tmp_path) or "")
+    repo = Repo(tmp_path / MGG)
+    repo.commit("first", {"a.txt": "a\n"})
+    assert f"is at {repo.head()}, the set is pinned to {s.head}" in (
+        repo_problem(s, tmp_path) or ""
+    )
+
+
+def _suite_result(part: str) -> RepoResult:
+    questions = [
+        Question("secret-why", "why async?", "why/decision", ({"kind": "adr"},), ("f", "g")),
+        Question("secret-none", "what is our CDN?", "unanswerable", ()),
+    ]
+    gold = {"secret-why": [Gold("path", repo="order-service", path=ADR.path)], "secret-none": []}
+    report = Report("t", questions, gold, {"chunks": 0}, ["BM25 only", "kb"])
+    rankings = {"BM25 only": [README, ADR], "kb": [ADR]}
+    evaluate(report, {n: (lambda q, k, r=r: r) for n, r in rankings.items()})
+    s = SuiteSet(Path("x.json"), part, "order-service", "o/order-service", "u", "h", "Go")
+    answers = {
+        "secret-why": AnswerOutcome(True, 0.5, 1.0),
+        "secret-none": AnswerOutcome(True, None, None),
+    }
+    return RepoResult(s, report, answers)
+
+
+def test_held_out_output_is_aggregate_only_unless_asked() -> None:
+    result = _suite_result("heldout")
+    text = markdown("heldout", [result], {"KB_RULE_X": "off"}, show_questions=False)
+    assert "secret" not in text and "why async" not in text
+    assert "| order-service | kb | 1.00 | 1.00 | 1.00 | 1.00 | 1 |" in text
+    assert "| order-service | BM25 only | 0.00 | 1.00 | 0.50 | 0.50 | 1 |" in text
+    assert "| overall | 0.50 | 1.00 | 1 | 0.00 | 1 | 0.00 | 1 |" in text
+    assert "kb environment: KB_RULE_X=off" in text
+    data = to_json("heldout", [result], {}, show_questions=False, k=10)
+    assert "secret" not in json.dumps(data)
+    assert data["overall"]["systems"]["kb"]["mrr@5"] == 1.0
+    shown = markdown("heldout", [result], {}, show_questions=True)
+    assert "secret-why" not in shown  # kb hit it at rank 1: no miss to list
+    assert "secret-none (unanswerable): answered an unanswerable question" in shown
+    detailed = to_json("heldout", [result], {}, show_questions=True, k=10)
+    assert [q["id"] for q in detailed["repos"]["order-service"]["per_question"]] == [
+        "secret-why",
+        "secret-none",
+    ]
+
+
+def test_a_reused_home_warns_when_built_with_other_kb_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    note_build_env(tmp_path, {"KB_RULE_X": "off"})
+    assert json.loads((tmp_path / ".bench-kb-env.json").read_text()) == {"KB_RULE_X": "off"}
+    note_build_env(tmp_path, {"KB_RULE_X": "off"})
+    assert capsys.readouterr().err == ""
+    note_build_env(tmp_path, {})
+    assert "was built with --kb-env {'KB_RULE_X': 'off'}" in capsys.readouterr().err
