@@ -190,6 +190,22 @@ class Settings:
         default=_UNSET,
         metadata=_spec(1_000_000, "Files larger than this are skipped at ingest.", ge=1),
     )
+    deploy_channels: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "deploys,deployments,releases,*-deploys",
+            "Chat channels whose bot or CI messages announce deploys (names or globs, "
+            "comma-separated); incident plans count these deploys as changes.",
+        ),
+    )
+    deploy_pattern: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            r"\b(deployed|deploying|released|rolled out|shipped)\b",
+            "A regular expression a deploy announcement matches (case-insensitive); it must "
+            "also name a service and a commit sha or a version.",
+        ),
+    )
 
     def __post_init__(self) -> None:
         environment = _kb_variables()

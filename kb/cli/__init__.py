@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli import admin, answers, ingest, risk
+from kb.cli import admin, answers, guides, ingest, risk
 from kb.cli.base import KBRoot
 
 
@@ -39,6 +39,7 @@ for _command in (
     ingest.ingest,
     answers.ask, answers.remember, answers.feedback, answers.gaps,
     risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
+    guides.incident, guides.trace,
 ):  # fmt: skip
     cli.add_command(_command)
 
