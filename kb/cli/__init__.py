@@ -39,7 +39,7 @@ for _command in (
     ingest.ingest,
     answers.ask, answers.remember, answers.feedback, answers.gaps,
     risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
-    guides.incident, guides.trace,
+    guides.incident, guides.trace, guides.postmortem,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -115,3 +115,34 @@ def trace(ctx: click.Context, logs: tuple[Path, ...], trace_id: str | None, arou
         click.echo(json.dumps(report.to_json()))
         return
     click.echo(report.to_markdown(), nl=False)
+
+
+@click.command("postmortem")
+@example(
+    "kb postmortem INC-2024-03",
+    "kb postmortem INC-2024-03 --logs logs/INC-2024-03/ -o postmortem.md",
+    "kb postmortem INC-2025-07 --json",
+)
+@click.argument("incident")
+@click.option(
+    "--logs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Log files to stitch into the timeline (repeatable).",
+)
+@click.option("--tz", "tz", multiple=True, metavar="FILE=ZONE", help="Zone of a log file.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it here."
+)
+@json_option("the draft as one object")
+@click.pass_context
+def postmortem(ctx: click.Context, incident: str, logs: tuple[Path, ...], tz: tuple[str, ...],
+               output: Path | None, as_json: bool) -> None:  # fmt: skip
+    """A postmortem draft from the incident channel, logs, correlated changes and the plan:
+    every item cited, every lesson with its `kb remember` command."""
+    from kb.guides.stitch import parse_tz_options
+
+    app = get_kb(ctx)
+    require_kb(app)
+    draft = app.incidents.postmortem(incident, logs=list(logs), tz_by_file=parse_tz_options(tz))
+    _emit(json.dumps(draft.to_json()) + "\n" if as_json else draft.to_markdown(), output)

@@ -18,10 +18,12 @@ from kb.analysis.hotspots import HotspotService
 from kb.analysis.staleness import StalenessService
 from kb.contract.kinds import WisdomKind
 from kb.errors import NotFoundError
+from kb.guides.backtest import Backtest, backtest, symptom_of
 from kb.guides.changes import ChangeFinder
 from kb.guides.incident_plan import IncidentPlan, Link, PastIncident, Situation
 from kb.guides.mapview import Neighbours, ServiceMap, neighbours
 from kb.guides.paging import pagers
+from kb.guides.postmortem import PostmortemDraft, channel_messages, draft
 from kb.guides.similarity import classes, likeness
 from kb.store import history as sh
 from kb.store.reader import Reader
@@ -172,6 +174,39 @@ class IncidentService:
 
     # -- sections ---------------------------------------------------------------------------
 
+    def backtest(self, since: timedelta = timedelta(hours=72)) -> Backtest:
+        """Every incident's plan made as of its start, scored against its write-up."""
+        return backtest(
+            self.reader,
+            lambda service, symptom, at, window, exclude: self.plan(
+                service, symptom=symptom, at=at, since=window, exclude=exclude
+            ),
+            since,
+        )
+
+    def postmortem(
+        self,
+        incident: str,
+        logs: Sequence[str | Path] = (),
+        tz_by_file: dict[str, str] | None = None,
+    ) -> PostmortemDraft:
+        """A postmortem draft of `incident` (its id, e.g. INC-2024-03, or external id)."""
+        rows = sh.incident_rows(self.reader)
+        want = incident.strip().casefold()
+        row = next((r for r in rows if want in (r.label.casefold(), r.external_id.casefold())),
+                   None)  # fmt: skip
+        if row is None:
+            known = ", ".join(r.label for r in rows if r.label.upper().startswith("INC"))
+            raise NotFoundError(f"no incident {incident!r} (kb knows: {known or 'none'})")
+        graph = self._graph()
+        plan = None
+        service = next((s for s in row.services if graph.service(s) is not None), None)
+        if service is not None and row.started_at is not None:
+            plan = self.plan(service, symptom=symptom_of(row.title, row.label),
+                             at=row.started_at, exclude=row.label)  # fmt: skip
+        trace = self.trace(logs, tz_by_file=tz_by_file).to_json() if logs else None
+        return draft(row, channel_messages(self.reader, row), plan, trace)
+
     def trace(
         self,
         logs: Sequence[str | Path],
@@ -215,6 +250,8 @@ class IncidentService:
                 continue
             if row.started_at is not None and row.started_at >= at:
                 continue  # later knowledge is hidden
+            if row.ended_at is None or row.ended_at > at:
+                continue  # still open then: nothing resolved it yet
             text = " ".join(x or "" for x in (row.title, row.root_cause, row.resolution))
             like = likeness(symptom, service, near, text, row.services, row.started_at, at)
             if like.score < MIN_LIKENESS:
