@@ -224,3 +224,59 @@ def test_change_read_model_runs_on_a_schema_built_from_the_models(db_url: str) -
         assert changes.chat_documents(reader, ["#deploys"], t0, t1) == []
     finally:
         reader.close()
+
+
+# -- the demo's incidents, replayed ------------------------------------------------------------
+
+
+def test_the_open_page_plan_ranks_its_cause_first(
+    demo_kb: tuple[KB, list[Any]], demo_org: Any
+) -> None:
+    page = demo_org.manifest["open_page"]
+    plan = _app(demo_kb).incidents.plan(page["service"], symptom="timeout")
+    assert plan.changes[0].sha == page["causal_commit"]["sha"]
+    assert any(r.startswith("deployed ") for r in plan.changes[0].reasons)
+    assert "touched configuration: src/payment/config.py" in plan.changes[0].reasons
+    assert plan.similar[0].id == "INC-2024-03"
+
+
+def test_backtest_meets_its_targets_and_reads_the_truth_from_the_write_ups(
+    demo_kb: tuple[KB, list[Any]], demo_org: Any
+) -> None:
+    result = _app(demo_kb).incidents.backtest()
+    cases = {c.id: c for c in result.cases}
+    for truth in demo_org.manifest["incidents"]:
+        case = cases[truth["id"]]
+        sha = truth["causal_commit"]["sha"][:8]
+        assert any(f"@{sha}" in c for c in case.causes), (truth["id"], case.causes)
+        if truth["same_root_cause_as"]:
+            assert case.same_cause == [truth["same_root_cause_as"]]
+    assert result.causal_top3 is not None and result.causal_top3 >= 0.8
+    assert result.similar_top3 is not None and result.similar_top3 >= 0.8
+    assert result.to_json()["causal_cases"] == len(demo_org.manifest["incidents"])
+    assert "| INC-2025-07 |" in result.to_markdown()
+
+
+def test_postmortem_draft_cites_channel_changes_and_offers_remember(
+    demo_kb: tuple[KB, list[Any]], demo_org: Any, tmp_path: Path
+) -> None:
+    home = str(_app(demo_kb).settings.home)
+    out = tmp_path / "pm.md"
+    result = CliRunner().invoke(
+        cli, ["--home", home, "postmortem", "INC-2025-07", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    md = out.read_text()
+    heads = [line[3:] for line in md.splitlines() if line.startswith("## ")]
+    assert heads == [
+        "Summary", "Impact", "Timeline (UTC)", "Root cause", "What went well",
+        "What went badly", "Action items", "Lessons that should become wisdom",
+    ]  # fmt: skip
+    assert "https://" in md.split("## Timeline")[1]  # channel messages link to Slack
+    assert "INV-471" in md.split("## Root cause")[1].split("## What went well")[0]
+    assert "kb remember " in md.split("## Lessons")[1]
+    data = _app(demo_kb).incidents.postmortem("inc-2025-07").to_json()
+    assert data["incident"]["id"] == "INC-2025-07"
+    assert any("deployed" in t["text"] and "INV-471" in t["text"] for t in data["timeline"])
+    result = CliRunner().invoke(cli, ["--home", home, "postmortem", "INC-1999-01"])
+    assert result.exit_code == 1 and "kb knows" in result.output

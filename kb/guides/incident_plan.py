@@ -33,6 +33,7 @@ class Situation:
     direction: str  # from_dependencies | from_service | from_producers
     reason: str
     kinds: list[str] = field(default_factory=list)  # the symptom's classes
+    open_pages: list[dict[str, Any]] = field(default_factory=list)  # paged, not yet resolved
 
     def to_json(self) -> dict[str, Any]:
         """{"service", "symptom", "at", "since", "direction", "reason", "symptom_kinds"}."""
@@ -44,6 +45,7 @@ class Situation:
             "direction": self.direction,
             "reason": self.reason,
             "symptom_kinds": self.kinds,
+            "open_pages": self.open_pages,
         }
 
 
@@ -212,6 +214,11 @@ class IncidentPlan:
             f"- service: **{s.service}**; symptom: {s.symptom or 'not given'}",
             f"- as of {_when(s.at)}; changes since {_when(s.since)}",
             f"- likely direction: **{_DIRECTION.get(s.direction, s.direction)}**. {s.reason}",
+        ]
+        lines += [
+            f"- open page: {p['title']} ({p['started_at'][:16].replace('T', ' ')} UTC)"
+            + (f" — {p['url']}" if p.get("url") else "")
+            for p in s.open_pages
         ]
         lines += ["", "## 2. Blast radius", ""]
         if not self.fails and not self.queues:

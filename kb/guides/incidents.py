@@ -151,13 +151,13 @@ class IncidentService:
         trace, trace_md, notes = self._trace(logs, tz_by_file, at)
         way, reason = direction(name, kinds, around.depends_on, trace)
         check = check_order(around.depends_on, kinds)
-        similar = self._similar(name, symptom, around, at, exclude)
+        similar, pages_open = self._similar(name, symptom, around, at, since, exclude)
         changes = self.changes.recent(graph, name, at, since)
         involved = [name, *dict.fromkeys(c.service for c in check[:3])]
         repos = [n.repo for s in involved if (n := graph.service(s)) and n.repo]
         pages = pagers(self.reader, self.experts, graph, involved[:3])
         return IncidentPlan(
-            situation=Situation(name, symptom, at, at - since, way, reason, kinds),
+            situation=Situation(name, symptom, at, at - since, way, reason, kinds, pages_open),
             fails=[x for x in around.dependents if x.sync],
             queues=[x for x in around.dependents if not x.sync],
             check_first=check,
@@ -241,10 +241,13 @@ class IncidentService:
 
     def _similar(
         self, service: str, symptom: str | None, around: Neighbours, at: datetime,
-        exclude: str | None,
-    ) -> list[PastIncident]:  # fmt: skip
+        since: timedelta, exclude: str | None,
+    ) -> tuple[list[PastIncident], list[dict[str, Any]]]:  # fmt: skip
+        """Past incidents like this one, best first; and the pages of the window that are
+        still open (no cause, no resolution stated): this incident as it was paged."""
         near = {x.service for x in (*around.depends_on, *around.dependents)}
         out = []
+        pages = []
         for row in sh.incident_rows(self.reader):
             if exclude in (row.label, row.external_id):
                 continue
@@ -252,6 +255,12 @@ class IncidentService:
                 continue  # later knowledge is hidden
             if row.ended_at is None or row.ended_at > at:
                 continue  # still open then: nothing resolved it yet
+            if not (row.root_cause or row.resolution) and row.started_at >= at - since:
+                if {service, *near} & set(row.services):
+                    pages.append({"id": row.label, "title": row.title,
+                                  "started_at": row.started_at.isoformat(),
+                                  "url": row.threads[0].get("url") if row.threads else None})  # fmt: skip
+                continue
             text = " ".join(x or "" for x in (row.title, row.root_cause, row.resolution))
             like = likeness(symptom, service, near, text, row.services, row.started_at, at)
             if like.score < MIN_LIKENESS:
@@ -263,7 +272,7 @@ class IncidentService:
                 )
             )  # fmt: skip
         out.sort(key=lambda p: (-p.score, -(p.started_at.timestamp() if p.started_at else 0)))
-        return out[:SIMILAR_SHOWN]
+        return out[:SIMILAR_SHOWN], pages
 
     def _known_issues(self, services: set[str], at: datetime) -> list[dict[str, Any]]:
         links = sh.wisdom_links(self.reader)
