@@ -41,6 +41,7 @@ for _command in (
     answers.ask, answers.remember, answers.feedback, answers.gaps,
     risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
     service_map.map_, service_map.blast_radius, service_map.impact, service_map.coupling,
+    service_map.contracts,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -113,3 +113,16 @@ def coupling(ctx: click.Context, min_support: int, window_hours: float, as_json:
     app = get_kb(ctx)
     require_kb(app)
     _show(app.servicemap.coupling(min_support, window_hours), as_json)
+
+
+@click.command("contracts")
+@example("kb contracts", "kb contracts --service order-service --json")
+@click.option("--service", help="Only this service's calls, topics and contracts.")
+@json_option("the findings, each with file:line")
+@click.pass_context
+def contracts(ctx: click.Context, service: str | None, as_json: bool) -> None:
+    """Contract compliance: calls the OpenAPI specs lack, errors never handled, endpoints
+    nobody calls, topics the AsyncAPI specs lack."""
+    app = get_kb(ctx)
+    require_kb(app)
+    _show(app.servicemap.contracts(service), as_json)

@@ -19,6 +19,7 @@ from kb.store.reader import Reader
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
+    from kb.analysis.servicemap.contracts import ContractAudit
     from kb.analysis.servicemap.coupling import Coupling
     from kb.analysis.servicemap.impact import Impact
 
@@ -79,3 +80,9 @@ class ServiceMapService:
         from kb.analysis.servicemap.impact import impact
 
         return impact(self.reader, self.graph(), target, self.experts)
+
+    def contracts(self, service: str | None = None) -> ContractAudit:
+        """Calls and topics the contracts lack, errors never handled, endpoints nobody calls."""
+        from kb.analysis.servicemap.contracts import audit
+
+        return audit(self.reader, self.graph(), self.resolve(service) if service else None)
