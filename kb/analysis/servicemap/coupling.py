@@ -150,7 +150,9 @@ def _service_index(graph: ServiceGraph) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _touched(db: Reader, graph: ServiceGraph, commits: list[ChangeCommit]) -> dict[int, set[str]]:
+def touched_services(
+    db: Reader, graph: ServiceGraph, commits: list[ChangeCommit]
+) -> dict[int, set[str]]:
     """commit id -> the services whose code it changed."""
     index = _service_index(graph)
     out: dict[int, set[str]] = {}
@@ -223,7 +225,7 @@ def stored_change_sets(
 ) -> list[tuple[ChangeSet, set[str]]]:
     """The change sets of every stored commit that touched a service, with those services."""
     commits = change_commits(db) if db.exists() and db.has_table("commits") else []
-    touched = _touched(db, graph, commits)
+    touched = touched_services(db, graph, commits)
     return change_sets(commits, touched, timedelta(hours=window_hours))
 
 

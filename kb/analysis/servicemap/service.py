@@ -19,6 +19,7 @@ from kb.store.reader import Reader
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
+    from kb.analysis.servicemap.assess import Assessment
     from kb.analysis.servicemap.contracts import ContractAudit
     from kb.analysis.servicemap.coupling import Coupling
     from kb.analysis.servicemap.impact import Impact
@@ -86,3 +87,10 @@ class ServiceMapService:
         from kb.analysis.servicemap.contracts import audit
 
         return audit(self.reader, self.graph(), self.resolve(service) if service else None)
+
+    def assess(self, service: str | None = None) -> Assessment:
+        """Keep separate or consider merging, per service, with reasons and evidence."""
+        from kb.analysis.servicemap.assess import assess
+
+        names = [self.resolve(service)] if service else None
+        return assess(self.reader, self.graph(), names, self.coupling())
