@@ -9,6 +9,7 @@ stay separate. The graph is read once per change of the stored facts.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kb.analysis.servicemap.blast import BlastRadius, blast_radius
@@ -26,11 +27,11 @@ if TYPE_CHECKING:
 
 
 class ServiceMapService:
-    """The service map over the stored facts; `experts` says who needs to hear of a change."""
+    """The service map over the stored facts; `experts()` says who needs to hear of a change."""
 
-    def __init__(self, reader: Reader, experts: ExpertService | None = None) -> None:
+    def __init__(self, reader: Reader, experts: Callable[[], ExpertService] | None = None) -> None:
         self.reader = reader
-        self.experts = experts
+        self._experts = experts  # built on first need: `kb map` never loads it
         self._lock = threading.Lock()
         self._cached: tuple[tuple[Any, ...], ServiceGraph] | None = None
 
@@ -80,7 +81,7 @@ class ServiceMapService:
         needs to hear."""
         from kb.analysis.servicemap.impact import impact
 
-        return impact(self.reader, self.graph(), target, self.experts)
+        return impact(self.reader, self.graph(), target, self._experts() if self._experts else None)
 
     def contracts(self, service: str | None = None) -> ContractAudit:
         """Calls and topics the contracts lack, errors never handled, endpoints nobody calls."""
