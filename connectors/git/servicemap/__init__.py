@@ -18,7 +18,7 @@ from connectors.git.references import code_lines
 from connectors.git.servicemap.discover import Layout, TextOf, discover
 from connectors.git.servicemap.edges import EdgeFinder, ServiceFacts
 from connectors.git.servicemap.facts import FileFacts, file_facts
-from connectors.git.servicemap.vocab import NOT_COMPONENT_DIRS, is_generated
+from connectors.git.servicemap.vocab import NOT_SERVICE_CODE_DIRS, is_generated
 from kb.contract.kinds import ComponentKind, EventRole
 from kb.contract.records import (
     DependencyRecord,
@@ -87,8 +87,8 @@ def _service_facts(layout: Layout, c: object, paths: list[str], text_of: TextOf)
     for path in paths:
         if not path.startswith(prefix) or layout.owner_of(path) is not c:
             continue
-        parts = {p.lower() for p in PurePosixPath(path).parts[:-1]}
-        if parts & NOT_COMPONENT_DIRS or not is_map_source(path):
+        parts = {p.lower() for p in PurePosixPath(path[len(prefix) :]).parts[:-1]}
+        if parts & NOT_SERVICE_CODE_DIRS or not is_map_source(path):
             if path in c.build_files:
                 refs.extend(_refs(path, text_of(path) or ""))
             continue

@@ -168,8 +168,20 @@ def helm_chart(
             continue
         d = Deployable(name, "helm", path, None)
         pending: str | None = None
+        in_meta = False
         for lineno, raw in enumerate(source_lines(text), start=1):
             line = raw.strip()
+            if raw.startswith("metadata:"):
+                in_meta = True
+                continue
+            if in_meta and d.line is None and re.match(r"^\s{2}name:\s*\S", raw):
+                # The workload's own name (filled from values), else the chart's.
+                own = _fill(line[5:].strip().strip("\"'"), values)
+                own = own if own and "Chart" not in line else name
+                d.name, d.line = own or name, lineno
+                continue
+            if raw and not raw[0].isspace():
+                in_meta = False
             m = re.match(r"^-?\s*name:\s*[\"']?([A-Z][A-Z0-9_]*)[\"']?\s*$", line)
             if m:
                 pending = m.group(1)

@@ -78,8 +78,13 @@ class Layout:
         return hits[0] if len(hits) == 1 else None
 
     def infra_named(self, name: str) -> Infra | None:
+        """Known infrastructure of that name (`admin-server` is `spring-petclinic-admin-server`)."""
         key = service_key(name)
-        return next((i for i in self.infra if service_key(i.name) == key), None)
+        for i in self.infra:
+            other = service_key(i.name)
+            if key and other and (other == key or other.endswith(key) or key.endswith(other)):
+                return i
+        return None
 
     def owner_of(self, path: str) -> Component | None:
         """The component whose folder holds `path` (the deepest one)."""
@@ -100,13 +105,14 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
     folders = _candidate_folders(paths, deployables)
     components: list[Component] = []
     infra: dict[str, Infra] = {}
-    for folder in folders:
+    for found in folders:
+        folder = _owning_folder(found)
         name = PurePosixPath(folder).name or ""
-        builds = [p for p in paths if posixpath.dirname(p) == folder and is_build_file(p)]
-        mine = [d for d in deployables if d.folder == folder]
+        builds = [p for p in paths if posixpath.dirname(p) == found and is_build_file(p)]
+        mine = [d for d in deployables if d.folder in (found, folder)]
         kind = infra_kind(name, *(d.name for d in mine), *(d.image for d in mine))
         if kind is not None:
-            label = mine[0].name if mine else name
+            label = next((d.name for d in mine if d.name), name)
             infra.setdefault(service_key(label), Infra(label, kind, folder, None))
             continue
         c = Component(name, folder, build_files=builds)
@@ -266,12 +272,23 @@ def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[
     return sorted(keep, key=lambda f: (order.get(f, len(order)), f))
 
 
+# A build in one of these is its parent folder's: src/cartservice/src is cartservice.
+_GENERIC_DIRS = frozenset({"src", "app", "source", "server", "code", "main", "service"})
+
+
+def _owning_folder(folder: str) -> str:
+    p = PurePosixPath(folder)
+    if p.name.lower() in _GENERIC_DIRS and len(p.parts) > 1:
+        return str(p.parent)
+    return folder
+
+
 def _attach(layout: Layout, deployables: list[Deployable]) -> None:
     """Give each k8s/Helm/catalog name to the component it means; infra by its words."""
     for d in deployables:
         if d.source == "dockerfile":
-            c = next((c for c in layout.components if c.path == d.folder), None)
-            if c is not None:
+            c = layout.owner_of(d.path)
+            if c is not None and c.path:
                 c.deployables.append(d)
             continue
         if d.source == "compose" and d.folder is not None:

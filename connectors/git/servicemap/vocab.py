@@ -24,6 +24,13 @@ NOT_COMPONENT_DIRS = frozenset(
         "scripts", "tools", "hack", "fixtures", "benchmarks", "bench", "demo", ".devcontainer",
     }
 )  # fmt: skip
+# Inside a service, code in these is not what the service calls (tests, fixtures, vendored).
+NOT_SERVICE_CODE_DIRS = frozenset(
+    {
+        "test", "tests", "spec", "e2e", "testdata", "__tests__", "integration-tests",
+        "node_modules", "vendor", "third_party", "fixtures", "docs", ".github",
+    }
+)  # fmt: skip
 LIBRARY_DIRS = frozenset({"lib", "libs", "shared", "common", "pkg", "packages", "internal"})
 
 _INFRA_WORDS: dict[InfraKind, str] = {
