@@ -16,13 +16,16 @@ from kb.store.reader import Reader
 
 
 def service_rows(db: Reader) -> list[tuple[str, str | None, str, str | None, str | None]]:
-    """(name, repo, path prefix, owner team, owner person's name) of every service."""
+    """(name, repo, folder, owner team, owner person's name) of every service (libraries,
+    the targets of library edges, are not services)."""
     rows = db.rows(
         "SELECT s.name, r.name, s.path_prefix, s.owner_team, p.display_name FROM services s"
         " LEFT OUTER JOIN repos r ON r.id = s.repo_id"
-        " LEFT OUTER JOIN people p ON p.id = s.owner_person_id ORDER BY s.name"
+        " LEFT OUTER JOIN people p ON p.id = s.owner_person_id"
+        f" WHERE s.kind = {db.mark} ORDER BY s.name",
+        ("service",),
     )
-    return [(n, r, p or "", t, o) for n, r, p, t, o in rows]
+    return [(n, r, (p or "").rstrip("/"), t, o) for n, r, p, t, o in rows]
 
 
 def dependency_rows(db: Reader) -> list[tuple[Any, ...]]:
@@ -161,3 +164,31 @@ def repo_checkouts(db: Reader) -> dict[str, tuple[str, str | None]]:
         name: (location, head)
         for name, location, head in db.rows("SELECT name, location, head_commit FROM repos")
     }
+
+
+def alias_rows(db: Reader) -> list[tuple[str, str]]:
+    """(service, alias) of every other spelling of a service, in the order found."""
+    return db.rows(
+        "SELECT s.name, a.alias FROM service_aliases a JOIN services s ON s.id = a.service_id"
+        " ORDER BY s.name, a.position, a.id"
+    )
+
+
+def infrastructure_rows(db: Reader) -> list[tuple[str, str]]:
+    """(name, kind) of every piece of infrastructure, once per name."""
+    rows = db.rows("SELECT name, kind FROM infrastructure ORDER BY name, id")
+    seen: dict[str, str] = {}
+    for name, kind in rows:
+        seen.setdefault(name, kind)
+    return list(seen.items())
+
+
+def evidence_rows(db: Reader) -> list[tuple[Any, ...]]:
+    """(from, to, kind, detail, repo, path, line) of every place that shows a stored edge,
+    in the order stored (an edge without such rows has only its own evidence columns)."""
+    return db.rows(
+        "SELECT a.name, b.name, d.kind, d.detail, e.repo, e.path, e.line"
+        " FROM dependency_evidence e JOIN service_dependencies d ON d.id = e.dependency_id"
+        " JOIN services a ON a.id = d.from_service_id JOIN services b ON b.id = d.to_service_id"
+        " ORDER BY d.id, e.position"
+    )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.contract.kinds import InfraKind
 from kb.store import service_graph as rows
 from kb.store.reader import Reader
 
@@ -203,15 +204,27 @@ def load_graph(db: Reader) -> ServiceGraph:
         return graph
     for name, repo, prefix, team, person in rows.service_rows(db):
         graph.services.append(ServiceNode(name, repo, prefix, team or person or None))
+    if db.has_table("service_aliases"):
+        aliases: dict[str, list[str]] = {}
+        for name, alias in rows.alias_rows(db):
+            aliases.setdefault(name, []).append(alias)
+        for s in graph.services:
+            s.aliases = aliases.get(s.name, [])
+    # Every place that shows an edge, where the store keeps them all.
+    places: dict[tuple[str, str, str, str], list[Location | None]] = {}
+    if db.has_table("dependency_evidence"):
+        for src, dst, kind, detail, repo, path, line in rows.evidence_rows(db):
+            places.setdefault((src, dst, kind, detail or ""), []).append(_loc(repo, path, line))
     edges: dict[tuple[str, str, str, str], Edge] = {}
     for src, dst, kind, detail, repo, path, line, contract in rows.dependency_rows(db):
         if kind in ASYNC_KINDS:
             continue  # rebuilt from the topics below, producer -> consumer
+        stored = places.get((src, dst, kind, detail or "")) or [_loc(repo, path, line)]
         if kind in DATA_KINDS and src > dst:
             src, dst = dst, src
         key = (src, dst, kind, detail or "")
         edge = edges.setdefault(key, Edge(src, dst, kind, detail or ""))
-        _add_evidence(edge, [_loc(repo, path, line)])
+        _add_evidence(edge, stored)
         if contract and contract not in edge.contracts:
             edge.contracts.append(contract)
     for svc, topic, role, repo, path, line, contract in rows.event_rows(db):
@@ -232,4 +245,13 @@ def load_graph(db: Reader) -> ServiceGraph:
                     edge.contracts.append(contract)
     graph.edges = sorted(_fold_bare(edges).values(), key=lambda e: (e.from_, e.to, e.kind, e.via))
     graph.owner_rules = [OwnerRule(*row) for row in rows.owner_rule_rows(db)]
+    if db.has_table("infrastructure"):
+        graph.infrastructure = sorted(
+            (Infra(name, kind) for name, kind in rows.infrastructure_rows(db)),
+            key=lambda i: (_INFRA_ORDER.get(i.kind, len(_INFRA_ORDER)), i.name),
+        )
     return graph
+
+
+# Infrastructure is listed by what it is (brokers first), then by name.
+_INFRA_ORDER = {kind.value: i for i, kind in enumerate(InfraKind)}
