@@ -111,7 +111,7 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
         builds = [p for p in paths if posixpath.dirname(p) == found and is_build_file(p)]
         mine = [d for d in deployables if d.folder in (found, folder)]
         kind = infra_kind(name, *(d.name for d in mine), *(d.image for d in mine))
-        if kind is not None:
+        if kind is not None and _deployed(folder, builds, deployables):
             label = next((d.name for d in mine if d.name), name)
             infra.setdefault(service_key(label), Infra(label, kind, folder, None))
             continue
@@ -228,6 +228,9 @@ def _proto_problem(text: str) -> tuple[int, str] | None:
     stack: list[tuple[str, int]] = []
     pairs = {")": "(", "}": "{", "]": "["}
     for no, line in enumerate(text.split("\n"), start=1):
+        opened = [ln for ch, ln in stack if ch == "("]
+        if opened:  # a parameter list never spans lines in a .proto
+            return opened[0], "unclosed '('"
         code = re.sub(r"//.*|\"[^\"]*\"", "", line)
         for ch in code:
             if ch in "({[":
@@ -236,9 +239,6 @@ def _proto_problem(text: str) -> tuple[int, str] | None:
                 if not stack or stack[-1][0] != pairs[ch]:
                     return no, f"unexpected '{ch}'"
                 stack.pop()
-        opened = [ln for ch, ln in stack if ch == "(" and ln < no]
-        if opened:  # a parameter list never spans lines in a .proto
-            return opened[0], "unclosed '('"
     if stack:
         return stack[-1][1], f"unclosed '{stack[-1][0]}'"
     return None
@@ -270,6 +270,20 @@ def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[
         keep.append(f)
     order = {d.folder: i for i, d in enumerate(deployables) if d.folder and d.source == "compose"}
     return sorted(keep, key=lambda f: (order.get(f, len(order)), f))
+
+
+def _deployed(folder: str, builds: list[str], deployables: list[Deployable]) -> bool:
+    """Whether something runs this folder: an image is built from it, or a deployment file
+    runs it by its name. Code nothing runs (a library called EventBus) is no broker."""
+    if any(PurePosixPath(b).name.lower().startswith("dockerfile") for b in builds):
+        return True
+    key = service_key(PurePosixPath(folder).name)
+    return any(
+        d.folder == folder
+        or (d.source in ("compose", "k8s", "helm")
+            and key in (service_key(d.name), service_key(image_base(d.image))))
+        for d in deployables
+    )  # fmt: skip
 
 
 # A build in one of these is its parent folder's: src/cartservice/src is cartservice.

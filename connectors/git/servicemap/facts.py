@@ -38,7 +38,8 @@ _HTTP_CALL = re.compile(
     r"|axios|got\(|urlopen|httpclient|resttemplate|webclient|\.getforobject|\.postforobject"
     r"|\.exchange\(|curl_|file_get_contents|proxy_pass|\.(?:get|post|put|patch|delete)\()"
 )
-_PATH_LITERAL = re.compile(r"[\"'`](/[A-Za-z0-9_{}$.:/-]*)")
+# A path right after a quote, or after an interpolated base: f"{base}/items", `${base}/x`.
+_PATH_LITERAL = re.compile(r"(?:[\"'`]|\}|\+\s*[\"'`])(/[A-Za-z0-9_{}$.:/-]*)")
 _METHOD = re.compile(r"(?i)\b(?:http\.|\.|method\s*[:=]\s*[\"'])(get|post|put|patch|delete)\b")
 _STUB = re.compile(
     r"\b(?:New)?([A-Z]\w*?)(?:Client|Stub|BlockingStub|FutureStub)\s*\("
@@ -63,10 +64,12 @@ _EXTRA_SUBSCRIBE = [
     re.compile(r"\.Consume\(\s*\"([^\"]+)\""),
     re.compile(r"basic_consume\(\s*(?:queue\s*=\s*)?[\"']([^\"']+)"),
     re.compile(r"@RabbitListener\(\s*queues\s*=\s*\{?\s*\"([^\"]+)\""),
+    re.compile(r"\.(?:Subscribe|QueueSubscribe|ChanSubscribe)\(\s*\"([^\"]+)\""),  # NATS (Go)
 ]  # fmt: skip
 _EXTRA_PUBLISH = [
     re.compile(r"\.send\(\s*\{[^}]*?\btopic\s*:\s*[\"'`]([^\"'`]+)"),
     re.compile(r"basic_publish\(.*?routing_key\s*=\s*[\"']([^\"']+)"),
+    re.compile(r"\.Publish(?:Msg)?\(\s*\"([^\"]+)\""),  # NATS (Go)
 ]  # fmt: skip
 _PUBLISH_KEY_VAR = re.compile(r"routing_key\s*=\s*(?:self\.|cls\.)?([A-Za-z_]\w*)")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*[\"']([^\"']+)[\"']")
@@ -125,7 +128,7 @@ def file_facts(path: str, lines: list[str], python: bool = False) -> FileFacts:
         for m in _DISCOVERY.finditer(line):
             facts.hosts.append(Use(m.group(1), no))
         for m in _STUB.finditer(line):
-            if not re.match(r"\s*(?:class|def|func|type|interface|public|private)\b", line):
+            if not re.search(r"\b(?:class|def|func|type|interface|struct)\s+$", line[: m.start()]):
                 facts.stubs.append(Use(next(g for g in m.groups() if g), no))
         if '"' in line or "'" in line or "`" in line:
             for m in _SQL.finditer(line):
