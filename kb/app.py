@@ -418,17 +418,17 @@ class KB:
     @cached_property
     def incidents(self) -> IncidentService:
         """Incident trace plans: directions, similar incidents, suspect changes, whom to page."""
-        from kb.analysis.servicemap.graph import load_graph
         from kb.guides.incidents import IncidentService
 
         return IncidentService(
             self.reader,
-            lambda: load_graph(self.reader),
+            self.servicemap.graph,
             self.experts,
             self.staleness,
             self.hotspots,
             deploy_channels=self.settings.deploy_channels,
             deploy_pattern=self.settings.deploy_pattern,
+            blast=self.servicemap.blast_radius,
         )
 
     @cached_property

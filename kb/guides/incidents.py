@@ -21,7 +21,7 @@ from kb.errors import NotFoundError
 from kb.guides.backtest import Backtest, backtest, symptom_of
 from kb.guides.changes import ChangeFinder
 from kb.guides.incident_plan import IncidentPlan, Link, PastIncident, Situation
-from kb.guides.mapview import Neighbours, ServiceMap, neighbours
+from kb.guides.mapview import Neighbours, ServiceMap, blast_links, neighbours
 from kb.guides.paging import pagers
 from kb.guides.postmortem import PostmortemDraft, channel_messages, draft
 from kb.guides.similarity import classes, likeness
@@ -115,9 +115,11 @@ class IncidentService:
         hotspots: HotspotService,
         deploy_channels: str,
         deploy_pattern: str,
+        blast: Callable[[str], Any] | None = None,
     ) -> None:
         self.reader = reader
         self._graph = graph
+        self._blast = blast
         self.experts = experts
         self.staleness = staleness
         self.changes = ChangeFinder(reader, hotspots, staleness, deploy_channels, deploy_pattern)
@@ -147,6 +149,11 @@ class IncidentService:
         name = node.name
         at = at or self.now()
         around = neighbours(graph, name)
+        if self._blast is not None:  # transitive, with paths: the service map's blast radius
+            fails, queues = blast_links(self._blast(name).to_json())
+        else:
+            fails = [x for x in around.dependents if x.sync]
+            queues = [x for x in around.dependents if not x.sync]
         kinds = sorted(classes(symptom or ""))
         trace, trace_md, notes = self._trace(logs, tz_by_file, at)
         way, reason = direction(name, kinds, around.depends_on, trace)
@@ -158,8 +165,8 @@ class IncidentService:
         pages = pagers(self.reader, self.experts, graph, involved[:3])
         return IncidentPlan(
             situation=Situation(name, symptom, at, at - since, way, reason, kinds, pages_open),
-            fails=[x for x in around.dependents if x.sync],
-            queues=[x for x in around.dependents if not x.sync],
+            fails=fails,
+            queues=queues,
             check_first=check,
             similar=similar,
             known_issues=self._known_issues({name, *(s for p in similar for s in p.services)}, at),
@@ -255,11 +262,12 @@ class IncidentService:
                 continue  # later knowledge is hidden
             if row.ended_at is None or row.ended_at > at:
                 continue  # still open then: nothing resolved it yet
-            if not (row.root_cause or row.resolution) and row.started_at >= at - since:
+            started = row.started_at
+            if not (row.root_cause or row.resolution) and started and started >= at - since:
                 if {service, *near} & set(row.services):
+                    url = row.threads[0].get("url") if row.threads else None
                     pages.append({"id": row.label, "title": row.title,
-                                  "started_at": row.started_at.isoformat(),
-                                  "url": row.threads[0].get("url") if row.threads else None})  # fmt: skip
+                                  "started_at": started.isoformat(), "url": url})  # fmt: skip
                 continue
             text = " ".join(x or "" for x in (row.title, row.root_cause, row.resolution))
             like = likeness(symptom, service, near, text, row.services, row.started_at, at)

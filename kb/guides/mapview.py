@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from kb.guides.incident_plan import Link
 
@@ -96,3 +96,22 @@ def distances(graph: ServiceMap, service: str, depth: int = 2) -> dict[str, int]
                     nxt.append(link.service)
         frontier = nxt
     return out
+
+
+def blast_links(radius: dict[str, Any]) -> tuple[list[Link], list[Link]]:
+    """(fail with it, queue or share data) from a blast radius's JSON (`kb blast-radius`):
+    every dependent with its depth, the path the failure takes and the last edge's evidence."""
+    fails: list[Link] = []
+    queues: list[Link] = []
+    for hop in radius.get("dependents", []):
+        where = [e for e in hop.get("evidence", []) if e]
+        evidence = [":".join(str(x) for x in (e["repo"], e["path"], e.get("line")) if x)
+                    for e in where[-1:]]  # fmt: skip
+        path = " → ".join(hop.get("path", []))
+        link = Link(
+            hop["service"], (hop.get("kinds") or ["?"])[-1], (hop.get("via") or [""])[-1],
+            hop["effect"] == "fails", evidence, hop.get("depth", 1),
+            why=f"{hop['effect']}: {path}" if hop.get("depth", 1) > 1 else hop["effect"],
+        )  # fmt: skip
+        (fails if link.sync else queues).append(link)
+    return fails, queues
