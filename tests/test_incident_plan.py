@@ -278,3 +278,29 @@ def test_postmortem_draft_cites_channel_changes_and_offers_remember(
     assert any("deployed" in t["text"] and "INV-471" in t["text"] for t in data["timeline"])
     result = CliRunner().invoke(cli, ["--home", home, "postmortem", "INC-1999-01"])
     assert result.exit_code == 1 and "kb knows" in result.output
+
+
+def test_blast_links_keep_sync_and_async_apart_with_paths() -> None:
+    from kb.guides.backtest import symptom_of
+    from kb.guides.mapview import blast_links
+
+    radius = {"dependents": [
+        {"service": "web", "effect": "fails", "depth": 1, "path": ["api", "web"],
+         "kinds": ["sync_http"], "via": ["GET /x"],
+         "evidence": [{"repo": "web", "path": "src/c.py", "line": 3}]},
+        {"service": "mail", "effect": "queues", "depth": 2, "path": ["api", "web", "mail"],
+         "kinds": ["sync_http", "async_event"], "via": ["GET /x", "sent"], "evidence": [None]},
+    ]}  # fmt: skip
+    fails, queues = blast_links(radius)
+    assert [(x.service, x.kind, x.via, x.evidence) for x in fails] == [
+        ("web", "sync_http", "GET /x", ["web:src/c.py:3"])
+    ]
+    assert [(x.service, x.depth, x.why) for x in queues] == [
+        ("mail", 2, "queues: api → web → mail")
+    ]
+    assert symptom_of("INC-2025-07 Inventory deadlocks (SEV2)", "INC-2025-07") == (
+        "Inventory deadlocks"
+    )
+    assert symptom_of("Postmortem: Checkout outage (INC-2024-03)", "INC-2024-03") == (
+        "Checkout outage"
+    )

@@ -123,7 +123,8 @@ def symptom_of(title: str, label: str) -> str:
     text = title.replace(label, " ")
     text = _SEVERITY.sub(" ", text)
     text = re.sub(r"^\s*(post-?mortem|incident)\s*:\s*", "", text, flags=re.I)
-    return " ".join(text.replace("()", " ").split()).strip(" :-—") or title
+    text = re.sub(r"\(\s*\)", " ", text)
+    return " ".join(text.split()).strip(" :-—") or title
 
 
 def backtest(

@@ -213,7 +213,7 @@ class IncidentPlan:
         lines += [
             f"- service: **{s.service}**; symptom: {s.symptom or 'not given'}",
             f"- as of {_when(s.at)}; changes since {_when(s.since)}",
-            f"- likely direction: **{_DIRECTION.get(s.direction, s.direction)}**. {s.reason}",
+            f"- likely direction: **{DIRECTIONS.get(s.direction, s.direction)}**. {s.reason}",
         ]
         lines += [
             f"- open page: {p['title']} ({p['started_at'][:16].replace('T', ' ')} UTC)"
@@ -297,7 +297,8 @@ class IncidentPlan:
         return table(["score", "change", "live", "why"], rows)
 
 
-_DIRECTION = {
+# How each direction of propagation reads in a sentence.
+DIRECTIONS = {
     "from_dependencies": "from a dependency up to the service and its callers",
     "from_service": "from the service out to its callers and consumers",
     "from_producers": "from an upstream producer down to the service",

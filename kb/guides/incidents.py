@@ -20,7 +20,7 @@ from kb.contract.kinds import WisdomKind
 from kb.errors import NotFoundError
 from kb.guides.backtest import Backtest, backtest, symptom_of
 from kb.guides.changes import ChangeFinder
-from kb.guides.incident_plan import IncidentPlan, Link, PastIncident, Situation
+from kb.guides.incident_plan import DIRECTIONS, IncidentPlan, Link, PastIncident, Situation
 from kb.guides.mapview import Neighbours, ServiceMap, blast_links, neighbours
 from kb.guides.paging import pagers
 from kb.guides.postmortem import PostmortemDraft, channel_messages, draft
@@ -332,7 +332,7 @@ def checklist(
         + (" (the stitched logs below already are)" if have_logs else
            f"; stitch the logs with `kb trace LOG... --around TIME` or `kb incident {service} "
            "--logs LOG...`"),
-        f"Direction of propagation: confirm it runs {way.replace('_', ' ')}: check {first}",
+        f"Direction of propagation: confirm it runs {DIRECTIONS.get(way, way)}: check {first}",
     ]  # fmt: skip
     if changes:
         top = changes[0]
