@@ -128,10 +128,10 @@ class ChangeFinder:
             for p in paths:
                 for kind in path_kinds(p) - {"docs"}:
                     touched.setdefault(kind, []).append(p)
-            zones = self._zones_touched(c.ref.repo, paths)
+            zones, hot_zones = self._zones_touched(c.ref.repo, paths)
             if zones:
                 touched["danger zone"] = zones
-            hot = [p for p in paths if p in self._hotspots(c.ref.repo)]
+            hot = [p for p in paths if p in self._hotspots(c.ref.repo) or p in hot_zones]
             if hot:
                 touched["hotspot"] = hot
         live = d.at if d is not None else None
@@ -172,12 +172,19 @@ class ChangeFinder:
             deploy=d.to_json() if d is not None else None,
         )
 
-    def _zones_touched(self, repo: str, paths: Sequence[str]) -> list[str]:
-        out = []
+    def _zones_touched(self, repo: str, paths: Sequence[str]) -> tuple[list[str], set[str]]:
+        """The danger zones the paths fall in, and the paths of hotspot-made ones (a file
+        that breaks often is a hotspot, not a second kind of evidence)."""
+        zones, hot = [], set()
         for w in self._zones:
-            if w.repo == repo and w.path_glob and any(covers(w.path_glob, p) for p in paths):
-                out.append(w.title)
-        return out
+            if w.repo != repo or not w.path_glob:
+                continue
+            inside = [p for p in paths if covers(w.path_glob, p)]
+            if inside and "hotspot" in (w.meta or {}):
+                hot.update(inside)
+            elif inside:
+                zones.append(w.title)
+        return zones, hot
 
     def _hotspots(self, repo: str) -> set[str]:
         if repo not in self._hot:

@@ -118,7 +118,8 @@ def correlate(ev: ChangeEvidence, start: datetime, service: str) -> Correlation:
     hours = max(0.0, before.total_seconds() / 3600)
     time_w = math.pow(0.5, hours / HALF_LIFE_HOURS)
     dist_w = _DISTANCE_WEIGHT.get(ev.distance, 0.2)
-    touched_w = min(1.0, sum(TOUCH_WEIGHTS.get(k, 0.2) for k in ev.touched))
+    # Each kind of evidence adds to the others without any reaching past 1 (a noisy-or).
+    touched_w = 1.0 - math.prod(1.0 - TOUCH_WEIGHTS.get(k, 0.2) for k in ev.touched)
     score = _TIME * time_w + _DISTANCE * dist_w + _TOUCHED * touched_w
     live = "deployed" if "deployed" in ev.touched else "committed"
     reasons = [f"{live} {ago(before)} before the start"]

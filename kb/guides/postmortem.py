@@ -14,16 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kb.guides.correlation import ago
 from kb.guides.deploys import messages
 from kb.guides.incident_plan import IncidentPlan
 from kb.store import history as sh
 
-_IMPACT = re.compile(
-    r"\b(customers?|orders?|checkouts?|users?|emails?|charged|failed|errors?|refund\w*|"
-    r"lag|down|empty|late)\b.*\d|\d.*\b(customers?|orders?|checkouts?|emails?|charged|"
-    r"failed|errors?|%|minutes)\b",
+# A stated figure (not a time of day) next to what it counts.
+_FIGURE = re.compile(r"(?<![\d:.])\d[\d,.]*\s*(%|k\b)?(?![\d:])")
+_COUNTED = re.compile(
+    r"\b(customers?|charged|double[- ]charged|refund\w*|tickets?|checkouts?|emails?|"
+    r"duplicates?|error rate|failed|lost|EUR|USD|GBP)\b|[€$£]",
     re.I,
 )
+SUSPECT = 0.5  # a correlated change this strong goes into the timeline
 _ACTION = re.compile(r"\b(follow[- ]?ups?|action items?|todo|next steps?)\b", re.I)
 _MITIGATION = re.compile(r"\b(mitigat\w*|fix(ed)?|revert\w*|rolled back|rollback)\b", re.I)
 _NOISE = re.compile(r"^\s*(on it|ack|looking|\+1|thanks?\b.*)\W*$", re.I)
@@ -37,6 +40,10 @@ class Said:
     who: str
     text: str
     url: str | None
+
+    def link(self) -> str:
+        """'[message](url)', or 'Slack' when there is no link."""
+        return f"[message]({self.url})" if self.url else "Slack"
 
     def cite(self) -> str:
         """'[14:21 alex](url)'."""
@@ -147,19 +154,23 @@ def draft(
         summary.append(f"Cause: {_one(row.root_cause)} ({source or 'incident record'})")
     if row.resolution:
         summary.append(f"Resolved by: {_one(row.resolution)} ({source or 'incident record'})")
-    impact = [f"{_one(s.text)} ({s.cite()})" for s in said if _IMPACT.search(s.text)][:8]
+    impact = [
+        f"{_one(s.text)} ({s.cite()})"
+        for s in said
+        if _FIGURE.search(s.text) and _COUNTED.search(s.text)
+    ][:6]
     if plan is not None:
         hit = [x.service for x in plan.fails] + [x.service for x in plan.queues]
         if hit:
             impact.append(f"Depend on it (blast radius): {', '.join(dict.fromkeys(hit))} "
                           "(service map)")  # fmt: skip
-    timeline = [(s.at, f"{s.who}: {_one(s.text)} ({s.cite()})") for s in said]
+    timeline = [(s.at, f"{s.who}: {_one(s.text)} ({s.link()})") for s in said]
     if trace and trace.get("first_error"):
         fe = trace["first_error"]
         at = datetime.fromisoformat(fe["time"].replace("Z", "+00:00"))
         timeline.append((at, f"first error in the logs, {fe['service']}: "
-                             f"{_one(fe['message'])} (`{fe['where']}`)"))  # fmt: skip
-    changes = plan.changes[:3] if plan is not None else []
+                             f"{_one(fe['message'])} (`{fe['file']}:{fe['line']}`)"))  # fmt: skip
+    changes = [c for c in plan.changes[:3] if c.score >= SUSPECT] if plan is not None else []
     for c in changes:
         if c.deployed_at or c.authored_at:
             live = c.deployed_at or c.authored_at
@@ -194,12 +205,13 @@ def _went(
     if plan is not None:
         top = plan.changes[0] if plan.changes else None
         if top is not None and top.deployed_at and start is not None:
-            mins = round((start - top.deployed_at).total_seconds() / 60)
-            badly.append(f"{top.headline()} went live {mins} min before the start "
+            before = ago(start - top.deployed_at)
+            badly.append(f"{top.headline()} went live {before} before the start "
                          f"({'; '.join(top.reasons[1:3])}) ({top.url or top.repo})")  # fmt: skip
         for p in plan.similar[:2]:
-            badly.append(f"it looked like {p.id} ({p.title}) before it: "
-                         f"{'; '.join(p.reasons[:2])}")  # fmt: skip
+            if p.score >= SUSPECT:
+                badly.append(f"it had happened before: {p.id} ({p.title}; "
+                             f"{'; '.join(p.reasons[:2])})")  # fmt: skip
         for pager in plan.page:
             if pager.warning:
                 badly.append(f"{pager.warning} (history)")
