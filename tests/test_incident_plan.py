@@ -116,6 +116,26 @@ def test_logs_fold_into_the_plan_with_the_first_error(
     assert "## Stitched logs" in plan.to_markdown()
 
 
+def test_codeowners_who_left_are_named_apart(demo_kb: tuple[KB, list[Any]], demo_org: Any) -> None:
+    from kb.guides.paging import handle_person
+    from kb.store import history as sh
+
+    app = _app(demo_kb)
+    people = sh.people(app.reader)
+    name = {pid: p.name for pid, p in people.items()}
+    stale = {s["names"] for s in demo_org.manifest["stale_codeowners"]}
+    assert stale == {"@bokafor", "@chenwei-dev"}
+    assert name[handle_person("@bokafor", people) or 0] == "Ben Okafor"
+    assert name[handle_person("@chenwei-dev", people) or 0] == "Chen Wei"
+    assert handle_person("@shopfast/data", people) is None
+    plan = app.incidents.plan("analytics-service", symptom="consumer lag")
+    page = plan.page[0]
+    assert page.service == "analytics-service"
+    assert "@bokafor" not in {o["owner"] for o in page.code_owners}
+    ben = next(d for d in page.departed if d["name"] == "Ben Okafor")
+    assert "still on CODEOWNERS as @bokafor" in ben["why"]
+
+
 def test_cli_incident_json_and_trace(demo_kb: tuple[KB, list[Any]], demo_org: Any) -> None:
     home = str(_app(demo_kb).settings.home)
     runner = CliRunner()
@@ -304,3 +324,23 @@ def test_blast_links_keep_sync_and_async_apart_with_paths() -> None:
     assert symptom_of("Postmortem: Checkout outage (INC-2024-03)", "INC-2024-03") == (
         "Checkout outage"
     )
+
+
+def test_trace_needs_no_knowledge_base(tmp_path: Path) -> None:
+    log = tmp_path / "checkout.log"
+    log.write_text(
+        '{"ts": "2024-03-14T14:02:03Z", "level": "error", "msg": "boom", "trace_id": "'
+        + "4bf92f3577b34da6a3ce929d0e0e4736"
+        + '", "service": "checkout"}\n'
+        "not json at all\n",
+        encoding="utf-8",
+    )
+    home = tmp_path / "kb"
+    result = CliRunner().invoke(cli, ["--home", str(home), "trace", str(log), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["first_error"]["service"] == "checkout"
+    assert data["files"][0]["malformed_lines"][0]["line"] == 2
+    assert not (home / "kb.sqlite3").exists()  # reading logs creates no knowledge base
+    result = CliRunner().invoke(cli, ["--home", str(home), "trace", str(log), "--window", "x"])
+    assert result.exit_code == 1 and "--window 'x'" in result.output
