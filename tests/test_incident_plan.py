@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,9 @@ def test_codeowners_who_left_are_named_apart(demo_kb: tuple[KB, list[Any]], demo
     assert "still on CODEOWNERS as @bokafor" in ben["why"]
 
 
-def test_cli_incident_json_and_trace(demo_kb: tuple[KB, list[Any]], demo_org: Any) -> None:
+def test_cli_incident_json_and_trace(
+    demo_kb: tuple[KB, list[Any]], demo_org: Any, tmp_path: Path
+) -> None:
     home = str(_app(demo_kb).settings.home)
     runner = CliRunner()
     result = runner.invoke(
@@ -144,6 +147,14 @@ def test_cli_incident_json_and_trace(demo_kb: tuple[KB, list[Any]], demo_org: An
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["situation"]["service"] == "payment-service"
+    # `make demo` writes the plan into its output folder with this very command.
+    recipe = (Path(__file__).parents[1] / "Makefile").read_text(encoding="utf-8")
+    line = next(x for x in recipe.splitlines() if "$(KB_DEMO) incident " in x)
+    args = shlex.split(line.split("$(KB_DEMO) ", 1)[1].replace("$(DEMO)", str(tmp_path)))
+    result = runner.invoke(cli, ["--home", home, *args])
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "incident-plan.md"
+    assert written.read_text().startswith("# Incident plan: payment-service")
     result = runner.invoke(cli, ["--home", home, "incident", "nope-service"])
     assert result.exit_code == 1 and "kb knows" in result.output
     result = runner.invoke(

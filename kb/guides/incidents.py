@@ -9,7 +9,7 @@ then: changes, deploys and incidents after `at` are hidden (the back-test relies
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +126,7 @@ class IncidentService:
 
     def now(self) -> datetime:
         """kb's "now": the newest activity stored."""
-        return sh.latest_activity(self.reader) or datetime.now().astimezone()
+        return sh.latest_activity(self.reader) or datetime.now(UTC)
 
     def plan(
         self,
@@ -148,6 +148,7 @@ class IncidentService:
             raise NotFoundError(f"no service {service!r} (kb knows: {known})")
         name = node.name
         at = at or self.now()
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at  # naive means UTC
         around = neighbours(graph, name)
         if self._blast is not None:  # transitive, with paths: the service map's blast radius
             fails, queues = blast_links(self._blast(name).to_json())
