@@ -148,6 +148,11 @@ def test_map_around_a_service_and_its_drawings(poly: KB) -> None:
     assert mermaid.count("-.-|") == 1  # the shared database
     assert mermaid.count("--o") == 2  # the shared library
     assert "[(" in mermaid and "kafka (broker)" in mermaid
+    # The markdown says what the map could not read, with file:line.
+    text = whole.to_markdown()
+    assert f"`{REPO_NAME}:deploy/k8s/broken.yaml:5`: invalid YAML" in text
+    assert f"`{REPO_NAME}:proto/legacy/broken.proto:6`" in text
+    assert "```mermaid\n" + mermaid in text
 
 
 def test_assess_names_shared_tables_and_keeps_services_without_other_signals(poly: KB) -> None:
