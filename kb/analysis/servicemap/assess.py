@@ -141,15 +141,7 @@ def _stack(db: Reader, node: ServiceNode) -> str | None:
 
 def _teams(graph: ServiceGraph, node: ServiceNode) -> set[str]:
     """The owning teams of a service: its catalogue owner, else its CODEOWNERS owners."""
-    if node.owner:
-        return {node.owner}
-    prefix = node.path.strip("/")
-    owners = set()
-    for r in graph.owner_rules:
-        pattern = r.pattern.strip().strip("/").removesuffix("/**").removesuffix("/*")
-        if r.repo == node.repo and (pattern in ("", "*", "**") or prefix.startswith(pattern)):
-            owners.add(r.owner)
-    return owners
+    return {node.owner} if node.owner else set(graph.code_owners(node))
 
 
 def _commit_ref(c: ChangeCommit) -> str:
