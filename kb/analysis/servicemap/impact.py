@@ -161,9 +161,12 @@ def _match(
                 ev = [u.evidence] if u.evidence else []
                 consumers.append(Consumer(u.service, "async_event", target, None, ev))
         return "topic", producers, consumers
+    # PaymentService, PaymentService/Charge, shop.v1.PaymentService/Charge, .../Charge
+    rpc_service = target.split("/", 1)[0]
+    short = rpc_service.rsplit(".", 1)[-1]
     rpc = [
         e for e in graph.edges
-        if e.kind == "grpc" and (e.via == target or target.startswith((e.via + "/", e.via + ".")))
+        if e.kind == "grpc" and short and e.via.rsplit(".", 1)[-1] == short
     ]  # fmt: skip
     if rpc:
         return "rpc", sorted({e.to for e in rpc}), [_consumer(e, e.from_, e.to) for e in rpc]
