@@ -225,6 +225,14 @@ def import_items(rows: list) -> None:
     httpx.post(f"{settings.catalog_service_url}/items/bulk", json=rows).raise_for_status()
 """
 
+ADMIN_CLIENT = """\
+import httpx
+
+from admin.config import settings
+
+catalog = httpx.Client(base_url=settings.catalog_service_url)
+"""
+
 SHOP_EVENTS = """\
 from shop.bus import producer
 
@@ -283,3 +291,15 @@ def test_contracts_find_calls_errors_endpoints_and_topics_off_spec(
     only = _json(kb_app, "contracts", "--service", "catalog-service")["findings"]
     assert {f["kind"] for f in only} == {"undocumented_call", "unhandled_error",
                                          "uncalled_endpoint"}  # fmt: skip
+    assert audit["notes"] == []
+
+    # A caller whose endpoints kb cannot read: "nobody calls" would be a guess, so kb says so.
+    admin = Repo(tmp_path / "admin-service")
+    admin.commit("admin", {"src/admin/clients.py": ADMIN_CLIENT})
+    kb_app.ingest(SourceConfig("git", "admin-service", str(admin.path), {}))
+    again = _json(kb_app, "contracts")
+    assert not [f for f in again["findings"] if f["kind"] == "uncalled_endpoint"]
+    assert again["notes"] == [
+        "catalog-service:openapi.yaml: the calls of admin-service name no endpoint kb can read, "
+        "so the endpoints of catalog-service nobody calls are not reported"
+    ]

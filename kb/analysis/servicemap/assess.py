@@ -19,6 +19,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from kb.analysis.servicemap.coupling import (
+    MIN_CONFIDENCE,
+    MIN_LIFT,
     ChangeSet,
     Coupling,
     change_sets,
@@ -217,7 +219,10 @@ def _assess_one(
             continue  # listed for its shared tables only (counted above)
         # Changing together is expected across a declared event or contract; it argues for
         # merging when nothing declares it, or when the two also call each other in sync.
-        chatty = p.confidence >= 0.5 and bool(SYNC_KINDS & set(p.declared_kinds))
+        chatty = (
+            p.confidence >= MIN_CONFIDENCE and p.lift >= MIN_LIFT
+            and bool(SYNC_KINDS & set(p.declared_kinds))
+        )  # fmt: skip
         if not (p.undeclared or chatty):
             weak.append(f"{other} ({p.support})")
             continue
