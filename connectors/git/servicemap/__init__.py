@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from connectors.git.code import PROGRAM_SUFFIXES, comment_syntax
 from connectors.git.references import code_lines
-from connectors.git.servicemap.discover import Layout, TextOf, discover
+from connectors.git.servicemap.discover import Component, Layout, TextOf, discover
 from connectors.git.servicemap.edges import EdgeFinder, ServiceFacts
 from connectors.git.servicemap.facts import FileFacts, file_facts
 from connectors.git.servicemap.vocab import NOT_SERVICE_CODE_DIRS, is_generated
@@ -57,7 +57,12 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
                                      kind=ComponentKind.LIBRARY))  # fmt: skip
     for i in layout.infra:
         out.append(InfrastructureRecord(i.name, i.kind, repo, i.path, i.line))
-    services = [_service_facts(layout, c, paths, text_of) for c in layout.components
+    owned: dict[int, list[str]] = {}
+    for path in paths:
+        owner = layout.owner_of(path)
+        if owner is not None:
+            owned.setdefault(id(owner), []).append(path)
+    services = [_service_facts(c, owned.get(id(c), []), text_of) for c in layout.components
                 if c.kind is ComponentKind.SERVICE]  # fmt: skip
     for e in EdgeFinder(repo, layout, services).find():
         first = e.evidence[0] if e.evidence else None
@@ -77,16 +82,12 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
     return out
 
 
-def _service_facts(layout: Layout, c: object, paths: list[str], text_of: TextOf) -> ServiceFacts:
-    from connectors.git.servicemap.discover import Component
-
-    assert isinstance(c, Component)
+def _service_facts(c: Component, paths: list[str], text_of: TextOf) -> ServiceFacts:
+    """What the files of one service (`paths`, those it owns) say."""
     files: list[FileFacts] = []
     refs: list[tuple[str, str, int]] = []
     prefix = c.path + "/" if c.path else ""
     for path in paths:
-        if not path.startswith(prefix) or layout.owner_of(path) is not c:
-            continue
         parts = {p.lower() for p in PurePosixPath(path[len(prefix) :]).parts[:-1]}
         if parts & NOT_SERVICE_CODE_DIRS or not is_map_source(path):
             if path in c.build_files:

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 import yaml
 
-from connectors.git.servicemap import deploy
+from connectors.git.servicemap import aspire, deploy
 from connectors.git.servicemap.deploy import Deployable, Unread
 from connectors.git.servicemap.vocab import (
     LIBRARY_DIRS,
@@ -153,6 +153,9 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
             reader = deploy.catalog_deployables
         elif p.suffix.lower() in (".yaml", ".yml") and "/templates/" not in f"/{path}":
             reader = deploy.k8s_deployables
+        elif name.endswith(".csproj") and aspire.is_app_host(text_of(path) or ""):
+            _app_host(posixpath.dirname(path), paths, text_of, out)
+            continue
         elif name.startswith("dockerfile"):
             text = text_of(path)
             if text:
@@ -188,6 +191,17 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
             where = f"{folder}/values.yaml"
             unread.append(Unread(where, yaml_error_line(exc, values or ""), "invalid YAML"))
     return out
+
+
+def _app_host(folder: str, paths: list[str], text_of: TextOf, out: list[Deployable]) -> None:
+    """An Aspire app host's projects (their folder resolved later) and infrastructure."""
+    for path in paths:
+        if posixpath.dirname(path) == folder and path.endswith(".cs"):
+            projects, infra = aspire.app_host(text_of(path) or "", path)
+            out.extend(projects)
+            for name, kind, line in infra:
+                out.append(Deployable(name, "aspire-infra", path, line, image=kind.value))
+    out.append(Deployable("", "app-host", folder, None, folder=folder))
 
 
 def _problem(exc: yaml.YAMLError) -> str:
@@ -258,7 +272,8 @@ def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[
         parts = PurePosixPath(path).parts[:-1]
         if is_build_file(path) and parts and not {p.lower() for p in parts} & NOT_COMPONENT_DIRS:
             found.setdefault(posixpath.dirname(path), None)
-    folders = sorted(found)
+    hosts = {d.folder for d in deployables if d.source == "app-host"}
+    folders = sorted(f for f in found if f not in hosts)  # an app host runs, it is not run
     keep: list[str] = []
     for f in folders:
         inner = [g for g in folders if g != f and g.startswith(f + "/")]
@@ -305,8 +320,15 @@ def _attach(layout: Layout, deployables: list[Deployable]) -> None:
             if c is not None and c.path:
                 c.deployables.append(d)
             continue
-        if d.source == "compose" and d.folder is not None:
+        if (d.source == "compose" and d.folder is not None) or d.source == "app-host":
             continue  # attached by folder already
+        if d.source == "aspire-infra":
+            if layout.infra_named(d.name) is None:
+                layout.infra.append(Infra(d.name, InfraKind(d.image), d.path, d.line))
+            continue
+        if d.source == "aspire":  # the folder is the project's name: src/Basket.API
+            name = d.folder
+            d.folder = next((c.path for c in layout.components if c.name == name), None)
         c = None
         if d.folder:
             c = next((c for c in layout.components if c.path == d.folder), None)
@@ -380,7 +402,7 @@ def _runs(c: Component, text_of: TextOf, paths: list[str]) -> bool:
         name = PurePosixPath(path).name.lower()
         text = text_of(path) or ""
         if name.endswith(".csproj") and (
-            "Sdk.Web" in text or re.search(r"<OutputType>\s*Exe", text)
+            re.search(r"Sdk\.(Web|Worker)", text) or re.search(r"<OutputType>\s*Exe", text)
         ):
             return True
         if name in ("pom.xml", "build.gradle", "build.gradle.kts") and re.search(

@@ -65,11 +65,13 @@ _EXTRA_SUBSCRIBE = [
     re.compile(r"basic_consume\(\s*(?:queue\s*=\s*)?[\"']([^\"']+)"),
     re.compile(r"@RabbitListener\(\s*queues\s*=\s*\{?\s*\"([^\"]+)\""),
     re.compile(r"\.(?:Subscribe|QueueSubscribe|ChanSubscribe)\(\s*\"([^\"]+)\""),  # NATS (Go)
+    re.compile(r"\bAddSubscription<\s*(\w+)\s*,"),  # an event bus keyed by event type (.NET)
 ]  # fmt: skip
 _EXTRA_PUBLISH = [
     re.compile(r"\.send\(\s*\{[^}]*?\btopic\s*:\s*[\"'`]([^\"'`]+)"),
     re.compile(r"basic_publish\(.*?routing_key\s*=\s*[\"']([^\"']+)"),
     re.compile(r"\.Publish(?:Msg)?\(\s*\"([^\"]+)\""),  # NATS (Go)
+    re.compile(r"\bnew\s+(\w+IntegrationEvent)\s*\("),  # raised for the bus by its type
 ]  # fmt: skip
 _PUBLISH_KEY_VAR = re.compile(r"routing_key\s*=\s*(?:self\.|cls\.)?([A-Za-z_]\w*)")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*[\"']([^\"']+)[\"']")
