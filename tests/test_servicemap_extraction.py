@@ -488,3 +488,44 @@ def test_an_aspire_app_host_names_runs_and_wires_the_projects(tmp_path: Path) ->
         ("Ordering.API", "OrderPaidIntegrationEvent", EventRole.SUBSCRIBE),
         ("OrderProcessor", "OrderPaidIntegrationEvent", EventRole.PUBLISH),
     }
+
+
+def test_compose_env_file_copied_shared_code_and_topics_named_by_settings(tmp_path: Path) -> None:
+    files = {
+        ".env": "FRONTEND_HOST=frontend\nFRONTEND_PORT=8080\n"
+        "APP_ENDPOINT=${FRONTEND_HOST}:${FRONTEND_PORT}\nKAFKA_TOPIC=orders\n"
+        "AGENT_DOCKERFILE=src/agent/Dockerfile\n",
+        "compose.yaml": "services:\n"
+        "  agent:\n    build:\n      context: ./\n      dockerfile: ${AGENT_DOCKERFILE}\n"
+        "    environment:\n      - APP_ENDPOINT\n"
+        "  checkout:\n    build: ./src/checkout\n    environment:\n      - KAFKA_TOPIC\n"
+        "  frontend:\n    build: ./src/frontend\n"
+        "  flagd-ui:\n    build: ./src/flagd-ui\n",
+        "src/agent/Dockerfile": "FROM python:3.12\nCOPY src/agent/run.py .\n"
+        "COPY src/shared/tools.py src/agents\n",
+        "src/agent/run.py": "print('agent')\n",
+        "src/shared/tools.py": "import os\nBASE = os.getenv('APP_ENDPOINT', 'localhost:8080')\n",
+        "src/checkout/Dockerfile": DOCKERFILE,
+        "src/checkout/producer.go": "package kafka\n\nfunc topic() string {\n"
+        '\tif t := os.Getenv("KAFKA_TOPIC"); t != "" {\n\t\treturn t\n\t}\n'
+        '\treturn "orders"\n}\n\nfunc send(p sarama.AsyncProducer) {}\n',
+        "src/frontend/Dockerfile": DOCKERFILE,
+        "src/flagd-ui/Dockerfile": DOCKERFILE,
+        "src/flagd-ui/mix.exs": "defmodule FlagdUi.MixProject do\nend\n",
+    }
+    f = Files(tmp_path, files)
+    layout = discover(f.paths, f.text)
+    kinds = {c.name: c.kind for c in layout.components}
+    assert kinds["shared"] is ComponentKind.LIBRARY
+    assert kinds["flagd-ui"] is ComponentKind.SERVICE  # its own code, whatever its name says
+    records = map_records("r", layout, f.paths, f.text)
+    edges = {
+        k: (e.kind, [(x.path, x.line) for x in e.evidence()]) for k, e in _edges(records).items()
+    }
+    assert edges == {
+        ("agent", "frontend"): (
+            DependencyKind.SYNC_HTTP, [("src/shared/tools.py", 2), ("compose.yaml", 7)]
+        ),
+        ("agent", "shared"): (DependencyKind.LIBRARY, [("src/agent/Dockerfile", 3)]),
+    }  # fmt: skip
+    assert _topics(records) == {("checkout", "orders", EventRole.PUBLISH)}

@@ -62,8 +62,8 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
         owner = layout.owner_of(path)
         if owner is not None:
             owned.setdefault(id(owner), []).append(path)
-    services = [_service_facts(c, owned.get(id(c), []), text_of) for c in layout.components
-                if c.kind is ComponentKind.SERVICE]  # fmt: skip
+    services = [_service_facts(c, owned.get(id(c), []) + c.copied, text_of)
+                for c in layout.components if c.kind is ComponentKind.SERVICE]  # fmt: skip
     for e in EdgeFinder(repo, layout, services).find():
         first = e.evidence[0] if e.evidence else None
         out.append(
@@ -74,11 +74,26 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
             )
         )  # fmt: skip
     for sf in services:
-        for f in sf.files:
-            for role, uses in ((EventRole.PUBLISH, f.publishes), (EventRole.SUBSCRIBE, f.consumes)):
-                for use in uses:
-                    out.append(EventTopicRecord(sf.component.name, use.name, role, repo, f.path,
-                                                use.line))  # fmt: skip
+        seen: set[tuple[str, EventRole]] = set()
+        for f, role, topic, line in _topic_uses(sf):
+            if (topic, role) not in seen:
+                seen.add((topic, role))
+                out.append(EventTopicRecord(sf.component.name, topic, role, repo, f.path, line))
+    return out
+
+
+def _topic_uses(sf: ServiceFacts) -> list[tuple[FileFacts, EventRole, str, int]]:
+    """(file, role, topic, line) of a service: topics named in code, and topics a setting
+    names (its default in code, else the value the service is given)."""
+    out: list[tuple[FileFacts, EventRole, str, int]] = []
+    given = {b.var: b.value for b in sf.bindings if b.value}
+    for f in sf.files:
+        for role, uses in ((EventRole.PUBLISH, f.publishes), (EventRole.SUBSCRIBE, f.consumes)):
+            out.extend((f, role, use.name, use.line) for use in uses)
+        for read in f.topic_reads:
+            topic = given.get(read.var) or read.default
+            if topic and re.fullmatch(r"[\w.:/-]{1,200}", topic):
+                out.extend((f, role, topic, read.line) for role in sorted(f.roles))
     return out
 
 
@@ -88,7 +103,8 @@ def _service_facts(c: Component, paths: list[str], text_of: TextOf) -> ServiceFa
     refs: list[tuple[str, str, int]] = []
     prefix = c.path + "/" if c.path else ""
     for path in paths:
-        parts = {p.lower() for p in PurePosixPath(path[len(prefix) :]).parts[:-1]}
+        inside = path[len(prefix) :] if path.startswith(prefix) else path
+        parts = {p.lower() for p in PurePosixPath(inside).parts[:-1]}
         if parts & NOT_SERVICE_CODE_DIRS or not is_map_source(path):
             if path in c.build_files:
                 refs.extend(_refs(path, text_of(path) or ""))
@@ -103,7 +119,7 @@ def _service_facts(c: Component, paths: list[str], text_of: TextOf) -> ServiceFa
         lines = code_lines(text, syntax, python=python) if syntax else text.split("\n")
         files.append(file_facts(path, lines, python=python))
     bindings = [b for d in c.deployables for b in d.env]
-    return ServiceFacts(c, files, bindings, refs)
+    return ServiceFacts(c, files, bindings, refs + c.refs)
 
 
 def _refs(path: str, text: str) -> list[tuple[str, str, int]]:

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 
 import yaml
 
+from connectors.git.code import PROGRAM_SUFFIXES
 from connectors.git.servicemap import aspire, deploy
 from connectors.git.servicemap.deploy import Deployable, Unread
 from connectors.git.servicemap.vocab import (
@@ -40,6 +41,10 @@ class Component:
     build_files: list[str] = field(default_factory=list)
     # Names a library is imported by (package name, module path), besides its folder's.
     packages: set[str] = field(default_factory=set)
+    # Code from outside its folder that its image copies in (a shared file), and where the
+    # build points at a library folder: (folder, path, line).
+    copied: list[str] = field(default_factory=list)
+    refs: list[tuple[str, str, int]] = field(default_factory=list)
 
     def spell(self, name: str) -> None:
         """Keep another spelling of this component's name."""
@@ -111,7 +116,11 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
         builds = [p for p in paths if posixpath.dirname(p) == found and is_build_file(p)]
         mine = [d for d in deployables if d.folder in (found, folder)]
         kind = infra_kind(name, *(d.name for d in mine), *(d.image for d in mine))
-        if kind is not None and _deployed(folder, builds, deployables):
+        if (
+            kind is not None
+            and _deployed(folder, builds, deployables)
+            and not _own_tool(name, builds)
+        ):
             label = next((d.name for d in mine if d.name), name)
             infra.setdefault(service_key(label), Infra(label, kind, folder, None))
             continue
@@ -128,6 +137,7 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
     _attach(layout, deployables)
     _build_names(layout, text_of)
     _classify(layout, text_of, paths)
+    _copied_code(layout, paths, text_of)
     kinds = list(InfraKind)
     layout.infra.sort(key=lambda i: kinds.index(i.kind))
     return layout
@@ -173,6 +183,17 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
             unread.append(Unread(path, _first_template_line(text), "templated YAML", fatal=False))
             continue
         try:
+            if reader is deploy.compose_deployables:
+                env_file = posixpath.join(posixpath.dirname(path), ".env")
+                env_values = {
+                    b.var: b.value for b in deploy.dotenv(text_of(env_file) or "", env_file)
+                }
+                for _ in range(2):  # .env env_values name others: A=${HOST}:${PORT}
+                    env_values = {
+                        k: deploy.interpolate(v, env_values) for k, v in env_values.items()
+                    }
+                out.extend(deploy.compose_deployables(text, path, env_values))
+                continue
             out.extend(reader(text, path))
         except yaml.YAMLError as exc:
             unread.append(
@@ -287,6 +308,13 @@ def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[
     return sorted(keep, key=lambda f: (order.get(f, len(order)), f))
 
 
+def _own_tool(name: str, builds: list[str]) -> bool:
+    """A UI or console for infrastructure that the system writes itself (otel-demo's
+    flagd-ui: a mix.exs project) is one of its services, whatever its name says."""
+    own_code = any(not PurePosixPath(b).name.lower().startswith("dockerfile") for b in builds)
+    return own_code and bool(re.search(r"[-_](ui|console|dashboard|admin)$", name.lower()))
+
+
 def _deployed(folder: str, builds: list[str], deployables: list[Deployable]) -> bool:
     """Whether something runs this folder: an image is built from it, or a deployment file
     runs it by its name. Code nothing runs (a library called EventBus) is no broker."""
@@ -320,7 +348,7 @@ def _attach(layout: Layout, deployables: list[Deployable]) -> None:
             if c is not None and c.path:
                 c.deployables.append(d)
             continue
-        if (d.source == "compose" and d.folder is not None) or d.source == "app-host":
+        if (d.source == "compose" and d.folder) or d.source == "app-host":
             continue  # attached by folder already
         if d.source == "aspire-infra":
             if layout.infra_named(d.name) is None:
@@ -417,3 +445,41 @@ def _runs(c: Component, text_of: TextOf, paths: list[str]) -> bool:
         if top_go and re.search(r"(?m)^package main\b", text_of(path) or ""):
             return True
     return False
+
+
+def _copied_code(layout: Layout, paths: list[str], text_of: TextOf) -> None:
+    """Code a service's Dockerfile copies in from outside any component is a shared library
+    (otel-demo's src/shared/tools.py): the service uses it, and its code is the service's."""
+    for c in [c for c in layout.components if c.kind is ComponentKind.SERVICE]:
+        for d in [d for d in c.deployables if d.source == "dockerfile"]:
+            for src, line in deploy.dockerfile_copies(text_of(d.path) or ""):
+                files = _sources(src.strip("/"), posixpath.dirname(d.path), paths)
+                files = [
+                    f for f in files
+                    if _unowned(layout, f) and PurePosixPath(f).suffix in PROGRAM_SUFFIXES
+                ]  # fmt: skip
+                if not files:
+                    continue
+                folder = posixpath.dirname(files[0]) if len(files) == 1 else src.strip("/")
+                lib = next((x for x in layout.components if x.path == folder), None)
+                if lib is None:
+                    lib = Component(PurePosixPath(folder).name, folder, ComponentKind.LIBRARY)
+                    layout.components.append(lib)
+                c.copied.extend(f for f in files if f not in c.copied)
+                c.refs.append((folder, d.path, line))
+
+
+def _unowned(layout: Layout, path: str) -> bool:
+    owner = layout.owner_of(path)
+    return owner is None or owner.kind is ComponentKind.LIBRARY
+
+
+def _sources(src: str, here: str, paths: list[str]) -> list[str]:
+    """The repository files a COPY source means: from the root context, else the folder's."""
+    if src in ("", ".", "*"):
+        return []
+    for base in (src.removeprefix("./"), posixpath.normpath(posixpath.join(here, src))):
+        hits = [p for p in paths if p == base or p.startswith(base.rstrip("/") + "/")]
+        if hits:
+            return hits
+    return []
