@@ -82,6 +82,18 @@ class Layout:
         hits = [c for c in self.components if key in c.name_keys()]
         return hits[0] if len(hits) == 1 else None
 
+    def server_of(self, proto_service: str) -> Component | None:
+        """The service serving a proto service: the one whose folder holds the .proto, else
+        the one its name means (shared protos/ folders: PaymentService is payment)."""
+        if proto_service not in self.protos:
+            return None
+        path = self.protos[proto_service][0]
+        holder = self.owner_of(path)
+        alone = sum(p == path for p, _ in self.protos.values()) == 1  # not a copy of them all
+        if holder is not None and holder.kind is ComponentKind.SERVICE and alone:
+            return holder
+        return self.by_key(proto_service)
+
     def infra_named(self, name: str) -> Infra | None:
         """Known infrastructure of that name (`admin-server` is `spring-petclinic-admin-server`)."""
         key = service_key(name)
@@ -131,9 +143,11 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
         components.append(c)
     layout = Layout(components, list(infra.values()), deployables, unread, protos)
     for proto in protos:
-        served = layout.by_key(proto)
-        if served is not None:
-            served.spell(proto)
+        served = layout.server_of(proto)
+        if served is not None and service_key(proto) in served.name_keys() | {
+            service_key(PurePosixPath(served.path).name)
+        }:
+            served.spell(proto)  # its proto name, when it is a spelling of its own
     _attach(layout, deployables)
     _build_names(layout, text_of)
     _classify(layout, text_of, paths)
@@ -451,22 +465,42 @@ def _copied_code(layout: Layout, paths: list[str], text_of: TextOf) -> None:
     """Code a service's Dockerfile copies in from outside any component is a shared library
     (otel-demo's src/shared/tools.py): the service uses it, and its code is the service's."""
     for c in [c for c in layout.components if c.kind is ComponentKind.SERVICE]:
-        for d in [d for d in c.deployables if d.source == "dockerfile"]:
-            for src, line in deploy.dockerfile_copies(text_of(d.path) or ""):
-                files = _sources(src.strip("/"), posixpath.dirname(d.path), paths)
-                files = [
-                    f for f in files
-                    if _unowned(layout, f) and PurePosixPath(f).suffix in PROGRAM_SUFFIXES
-                ]  # fmt: skip
-                if not files:
-                    continue
-                folder = posixpath.dirname(files[0]) if len(files) == 1 else src.strip("/")
-                lib = next((x for x in layout.components if x.path == folder), None)
-                if lib is None:
-                    lib = Component(PurePosixPath(folder).name, folder, ComponentKind.LIBRARY)
-                    layout.components.append(lib)
-                c.copied.extend(f for f in files if f not in c.copied)
-                c.refs.append((folder, d.path, line))
+        sources = [
+            (d.path, src, line)
+            for d in c.deployables
+            if d.source == "dockerfile"
+            for src, line in deploy.dockerfile_copies(text_of(d.path) or "")
+        ] + [
+            (b, src, line)
+            for b in c.build_files
+            if b.lower().endswith((".csproj", ".fsproj"))  # <Compile Include="..\Shared\X.cs">
+            for src, line in _linked_sources(text_of(b) or "")
+        ]
+        for where, src, line in sources:
+            files = _sources(src.strip("/"), posixpath.dirname(where), paths)
+            files = [
+                f for f in files
+                if _unowned(layout, f) and PurePosixPath(f).suffix in PROGRAM_SUFFIXES
+            ]  # fmt: skip
+            if not files:
+                continue
+            folder = posixpath.dirname(files[0]) if len(files) == 1 else src.strip("/")
+            lib = next((x for x in layout.components if x.path == folder), None)
+            if lib is None:
+                lib = Component(PurePosixPath(folder).name, folder, ComponentKind.LIBRARY)
+                layout.components.append(lib)
+            c.copied.extend(f for f in files if f not in c.copied)
+            c.refs.append((folder, where, line))
+
+
+def _linked_sources(text: str) -> list[tuple[str, int]]:
+    """Source files a .NET project compiles in from elsewhere: (relative path, line)."""
+    out: list[tuple[str, int]] = []
+    for no, line in enumerate(text.split("\n"), start=1):
+        m = re.search(r"<Compile\s+Include=\"(\.\.[^\"]+)\"", line)
+        if m:
+            out.append((m.group(1).replace("\\", "/"), no))
+    return out
 
 
 def _unowned(layout: Layout, path: str) -> bool:

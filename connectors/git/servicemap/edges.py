@@ -197,7 +197,7 @@ class EdgeFinder:
     def _stub_for(self, sf: ServiceFacts, dst: Component) -> tuple[FileFacts, Use] | None:
         for f in sf.files:
             for use in f.stubs:
-                if use.name in self.layout.protos and self.layout.by_key(use.name) is dst:
+                if self.layout.server_of(use.name) is dst:
                     return f, use
         return None
 
@@ -213,9 +213,7 @@ class EdgeFinder:
     def _stubs(self, sf: ServiceFacts) -> None:
         for f in sf.files:
             for use in f.stubs:
-                if use.name not in self.layout.protos:
-                    continue
-                dst = self.layout.by_key(use.name)
+                dst = self.layout.server_of(use.name)
                 if dst is not None and dst is not sf.component:
                     self._add(sf.component, dst, DependencyKind.GRPC, use.name,
                               [self._ev(f.path, use.line)])  # fmt: skip
@@ -229,9 +227,7 @@ class EdgeFinder:
             hits: list[Evidence] = []
             for f in sf.files:
                 for use in f.imports:
-                    if _module(use.name) in names or any(
-                        use.name.startswith(p + "/") for p in lib.packages if "/" in p
-                    ):
+                    if _imports(_module(use.name), names):
                         hits.append(self._ev(f.path, use.line))
                         break
             hits.extend(self._build_refs(sf, lib))
@@ -271,7 +267,15 @@ class EdgeFinder:
 
 
 def _module(name: str) -> str:
-    return re.sub(r"[-_.]", "_", name.split(".", 1)[0].split("/", 1)[0].lower())
+    """A package or module name as imports spell it: lowercase, '-' as '_'."""
+    return name.lower().replace("-", "_")
+
+
+def _imports(module: str, names: set[str]) -> bool:
+    """Whether an imported module is one of `names` or inside one: shopcommon.db is in
+    shopcommon, eShop.WebAppComponents.Catalog in eShop.WebAppComponents (not in
+    eShop.ServiceDefaults), @shop/ui/button in @shop/ui."""
+    return any(module == n or module.startswith((n + ".", n + "/")) for n in names)
 
 
 def _tables(sf: ServiceFacts) -> set[str]:

@@ -45,6 +45,7 @@ _STUB = re.compile(
     r"\b(?:New)?([A-Z]\w*?)(?:Client|Stub|BlockingStub|FutureStub)\s*\("
     r"|\b([A-Z]\w*?)Grpc\.new\w*Stub\("
     r"|\bnew\s+([A-Z]\w*)\.\3Client\("
+    r"|\bAddGrpcClient<\s*(?:\w+\.)*([A-Z]\w*?)Client\s*>"
 )
 _SQL = re.compile(
     r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE(?: IF NOT EXISTS)?)\s+[\"`\[]?([A-Za-z_][\w.]*)"
