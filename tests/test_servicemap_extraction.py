@@ -27,6 +27,7 @@ from connectors.git.code import comment_syntax
 from connectors.git.content import load_content
 from connectors.git.references import code_lines
 from connectors.git.servicemap import discover, map_records
+from connectors.git.servicemap.deploy import dockerfile_env, interpolate
 from connectors.git.servicemap.facts import file_facts
 from connectors.git.servicemap.vocab import infra_kind
 from kb import KB
@@ -34,12 +35,16 @@ from kb.contract.connector import SourceConfig
 from kb.contract.identity import service_key
 from kb.contract.kinds import ComponentKind, DependencyKind, EventRole, InfraKind
 from kb.contract.records import (
+    Checkpoint,
     DependencyRecord,
     EventTopicRecord,
+    Evidence,
     Failure,
     InfrastructureRecord,
     Record,
+    RepoRecord,
     ServiceMapSet,
+    ServiceRecord,
     Skipped,
 )
 from kb.settings import Settings
@@ -433,3 +438,165 @@ def test_bad_input_is_reported_with_its_line_and_the_rest_is_mapped(tmp_path: Pa
         ("templated YAML", "r:k8s/templated.yaml:4"),
     }
     assert set(_edges(records)) == {("a", "b")}
+
+
+APP_HOST = """\
+var builder = DistributedApplication.CreateBuilder(args);
+var redis = builder.AddRedis("redis");
+var bus = builder.AddRabbitMQ("eventbus");
+var postgres = builder.AddPostgres("postgres");
+var orderDb = postgres.AddDatabase("orderingdb");
+var identityApi = builder.AddProject<Projects.Identity_API>("identity-api");
+var identityEndpoint = identityApi.GetEndpoint("https");
+var orderingApi = builder.AddProject<Projects.Ordering_API>("ordering-api")
+    .WithReference(bus)
+    .WithReference(orderDb)
+    .WithEnvironment("Identity__Url", identityEndpoint);
+builder.AddProject<Projects.OrderProcessor>("order-processor")
+    .WithReference(orderDb);
+var webApp = builder.AddProject<Projects.WebApp>("webapp")
+    .WithReference(orderingApi);
+"""
+
+
+def test_an_aspire_app_host_names_runs_and_wires_the_projects(tmp_path: Path) -> None:
+    web = '<Project Sdk="Microsoft.NET.Sdk.Web"></Project>\n'
+    files = {
+        "src/Host/Host.csproj": '<Project Sdk="Aspire.AppHost.Sdk/9.0.0"></Project>\n',
+        "src/Host/Program.cs": APP_HOST,
+        "src/Identity.API/Identity.API.csproj": web,
+        "src/Ordering.API/Ordering.API.csproj": web,
+        "src/Ordering.API/Events.cs": "bus.AddSubscription<OrderPaidIntegrationEvent, H>();\n",
+        "src/OrderProcessor/OrderProcessor.csproj": '<Project Sdk="Microsoft.NET.Sdk.Worker">\n',
+        "src/OrderProcessor/Work.cs": 'var sql = "SELECT id FROM ordering.orders";\n'
+        "await bus.PublishAsync(new OrderPaidIntegrationEvent(id));\n",
+        "src/WebApp/WebApp.csproj": web,
+    }
+    f = Files(tmp_path, files)
+    layout = discover(f.paths, f.text)
+    comps = {c.name: c for c in layout.components}
+    assert set(comps) == {"Identity.API", "Ordering.API", "OrderProcessor", "WebApp"}
+    assert comps["Ordering.API"].aliases == ["ordering-api"]
+    assert {(i.name, i.kind) for i in layout.infra} == {
+        ("redis", InfraKind.CACHE), ("eventbus", InfraKind.BROKER),
+        ("postgres", InfraKind.DATABASE),
+    }  # fmt: skip
+    records = map_records("r", layout, f.paths, f.text)
+    edges = {k: (e.kind, e.detail, e.evidence_line) for k, e in _edges(records).items()}
+    assert edges == {
+        ("Ordering.API", "Identity.API"): (DependencyKind.SYNC_HTTP, "Identity__Url", 11),
+        ("WebApp", "Ordering.API"): (DependencyKind.SYNC_HTTP, "services__ordering-api", 15),
+        # the processor's SQL names a table; the API's ORM names none: same database
+        ("OrderProcessor", "Ordering.API"): (DependencyKind.SHARED_DB, "orderingdb", 13),
+    }
+    assert _topics(records) == {
+        ("Ordering.API", "OrderPaidIntegrationEvent", EventRole.SUBSCRIBE),
+        ("OrderProcessor", "OrderPaidIntegrationEvent", EventRole.PUBLISH),
+    }
+
+
+def test_compose_env_file_copied_shared_code_and_topics_named_by_settings(tmp_path: Path) -> None:
+    files = {
+        ".env": "FRONTEND_HOST=frontend\nFRONTEND_PORT=8080\n"
+        "APP_ENDPOINT=${FRONTEND_HOST}:${FRONTEND_PORT}\nKAFKA_TOPIC=orders\n"
+        "AGENT_DOCKERFILE=src/agent/Dockerfile\n",
+        "compose.yaml": "services:\n"
+        "  agent:\n    build:\n      context: ./\n      dockerfile: ${AGENT_DOCKERFILE}\n"
+        "    environment:\n      - APP_ENDPOINT\n"
+        "  checkout:\n    build: ./src/checkout\n    environment:\n      - KAFKA_TOPIC\n"
+        "  frontend:\n    build: ./src/frontend\n"
+        "  flagd-ui:\n    build: ./src/flagd-ui\n",
+        "src/agent/Dockerfile": "FROM python:3.12\nCOPY src/agent/run.py .\n"
+        "COPY src/shared/tools.py src/agents\n",
+        "src/agent/run.py": "print('agent')\n",
+        "src/shared/tools.py": "import os\nBASE = os.getenv('APP_ENDPOINT', 'localhost:8080')\n",
+        "src/checkout/Dockerfile": DOCKERFILE,
+        "src/checkout/producer.go": "package kafka\n\nfunc topic() string {\n"
+        '\tif t := os.Getenv("KAFKA_TOPIC"); t != "" {\n\t\treturn t\n\t}\n'
+        '\treturn "orders"\n}\n\nfunc send(p sarama.AsyncProducer) {}\n',
+        "src/frontend/Dockerfile": DOCKERFILE,
+        "src/flagd-ui/Dockerfile": DOCKERFILE,
+        "src/flagd-ui/mix.exs": "defmodule FlagdUi.MixProject do\nend\n",
+    }
+    f = Files(tmp_path, files)
+    layout = discover(f.paths, f.text)
+    kinds = {c.name: c.kind for c in layout.components}
+    assert kinds["shared"] is ComponentKind.LIBRARY
+    assert kinds["flagd-ui"] is ComponentKind.SERVICE  # its own code, whatever its name says
+    records = map_records("r", layout, f.paths, f.text)
+    edges = {
+        k: (e.kind, [(x.path, x.line) for x in e.evidence()]) for k, e in _edges(records).items()
+    }
+    assert edges == {
+        ("agent", "frontend"): (
+            DependencyKind.SYNC_HTTP, [("src/shared/tools.py", 2), ("compose.yaml", 7)]
+        ),
+        ("agent", "shared"): (DependencyKind.LIBRARY, [("src/agent/Dockerfile", 3)]),
+    }  # fmt: skip
+    assert _topics(records) == {("checkout", "orders", EventRole.PUBLISH)}
+
+
+# --------------------------------------------------------------------------- storing
+
+
+class _Script:
+    """A connector yielding fixed records (a repository's map, written by the pipeline)."""
+
+    kind = "git"
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+
+    def load(self, cursor: dict[str, Any]) -> Any:
+        yield from self.records
+        yield Checkpoint({"n": len(cursor) + 1})
+
+
+def test_a_name_from_another_repository_lands_on_the_service_it_spells(kb_app: KB) -> None:
+    front = [
+        RepoRecord(name="front", location="/r/front"),
+        DependencyRecord(
+            "front", "orders-service", DependencyKind.SYNC_HTTP, "ORDERS_URL",
+            "front", "app.py", 3,
+        ),
+    ]  # fmt: skip
+    kb_app.ingestor().run(SourceConfig("git", "front", "/r/front", {}), connector=_Script(front))
+    shop = [
+        RepoRecord(name="shop", location="/r/shop"),
+        ServiceMapSet("shop"),
+        ServiceRecord("orders", "shop", "services/orders/", aliases=("orders-api",)),
+        InfrastructureRecord("kafka", InfraKind.BROKER, "shop", "compose.yaml", 9),
+        DependencyRecord("orders", "payment", DependencyKind.GRPC, "PaymentService",
+                         "shop", "services/orders/app.py", 14,
+                         more_evidence=(Evidence("shop", "services/orders/app.py", 13),)),
+    ]  # fmt: skip
+    kb_app.ingestor().run(SourceConfig("git", "shop", "/r/shop", {}), connector=_Script(shop))
+    graph = kb_app.servicemap.graph()
+    orders = graph.service("orders")
+    assert orders is not None and orders.aliases == ["orders-api", "orders-service"]
+    assert graph.service("orders-service") is orders
+    edges = {(e.from_, e.to, e.kind): [(x.path, x.line) for x in e.evidence] for e in graph.edges}
+    assert edges[("front", "orders", "sync_http")] == [("app.py", 3)]
+    assert edges[("orders", "payment", "grpc")] == [
+        ("services/orders/app.py", 14), ("services/orders/app.py", 13)
+    ]  # fmt: skip
+    assert [i.to_json() for i in graph.infrastructure] == [{"name": "kafka", "kind": "broker"}]
+
+    # The next run of shop maps no gRPC call and no broker: both are forgotten.
+    again = [RepoRecord(name="shop", location="/r/shop"), ServiceMapSet("shop")]
+    kb_app.ingestor().run(SourceConfig("git", "shop", "/r/shop", {}), connector=_Script(again))
+    graph = kb_app.servicemap.graph()
+    assert [(e.from_, e.to) for e in graph.edges] == [("front", "orders")]
+    assert graph.infrastructure == []
+
+
+def test_dockerfile_env_and_compose_interpolation_keep_each_values_line() -> None:
+    text = (
+        'FROM node\nENV A=1 \\\n    CATALOGUE_HOST=catalogue \\\n    USER_HOST="user"\n'
+        "ENV OLD style\n"
+    )
+    assert [(b.var, b.value, b.line) for b in dockerfile_env(text, "Dockerfile")] == [
+        ("A", "1", 2), ("CATALOGUE_HOST", "catalogue", 3), ("USER_HOST", "user", 4),
+        ("OLD", "style", 5),
+    ]  # fmt: skip
+    assert interpolate("${HOST}:${PORT:-80}/x", {"HOST": "frontend"}) == "frontend:80/x"
