@@ -112,7 +112,7 @@ def script(s: Script) -> None:
     s.commit(
         "order-service",
         "2026-09-15 14:05",
-        "sofia",
+        "alex",
         "feat(orders): add sales_channel to order.created (ORD-714)",
         [append("src/orders/events.py", SALES_CHANNEL)],
         key="ord-714",
@@ -120,7 +120,7 @@ def script(s: Script) -> None:
     s.commit(
         "payment-service",
         "2026-10-30 14:55",
-        "sofia",
+        "alex",
         "PAY-760: Wait up to 20 s for Stripe before giving up\n\n"
         "A few PaymentIntents failed on 10 s timeouts during Stripe's maintenance window.\n",
         [

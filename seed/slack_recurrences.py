@@ -144,7 +144,7 @@ def order_channel_field() -> tuple[Channel, list[Msg]]:
         "inc-2026-09-16-analytics-orders",
         "INC-2026-09 Analytics parks every order.created event (SEV3)",
         "maria",
-        ("maria", "sofia", "alex"),
+        ("maria", "alex", "sofia"),
         (d + "06:50:30", 4833, "analytics-service: parked events > 1000 (order.created)"),
         [
             Msg(
@@ -156,11 +156,11 @@ def order_channel_field() -> tuple[Channel, list[Msg]]:
             Msg(
                 d + "07:08:20",
                 "maria",
-                "the parked events carry a sales_channel field. <@sofia> was that ORD-714?",
+                "the parked events carry a sales_channel field. <@alex> was that ORD-714?",
             ),
             Msg(
                 d + "07:15:45",
-                "sofia",
+                "alex",
                 "yes, deployed 14:35 yesterday. I did not bump schema_version, sorry",
             ),
             Msg(
