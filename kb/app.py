@@ -248,7 +248,7 @@ class KB:
         """The service map: who calls whom and how, blast radius, impact, coupling, contracts."""
         from kb.analysis.servicemap.service import ServiceMapService
 
-        return ServiceMapService(self.reader, self.experts)
+        return ServiceMapService(self.reader, lambda: self.experts)
 
     def ask(
         self,

@@ -41,7 +41,7 @@ for _command in (
     answers.ask, answers.remember, answers.feedback, answers.gaps,
     risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
     service_map.map_, service_map.blast_radius, service_map.impact, service_map.coupling,
-    service_map.contracts,
+    service_map.contracts, service_map.assess,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -38,8 +38,8 @@ def _show(result: Any, as_json: bool) -> None:
     type=click.Choice(["markdown", "json", "mermaid", "dot"]),
     default="markdown",
     show_default=True,
-    help="json: services, edges with evidence, infrastructure; mermaid / dot: a drawing "
-    "(sync calls solid, events dashed).",
+    help="markdown: the edges and a Mermaid drawing; json: services, edges with evidence, "
+    "infrastructure; mermaid / dot: a drawing (sync calls solid, events dashed).",
 )
 @json_option("the map (same as --format json)")
 @click.pass_context
@@ -55,8 +55,8 @@ def map_(ctx: click.Context, service: str | None, depth: int | None, fmt: str,
         click.echo(smap.to_mermaid(), nl=False)
     elif fmt == "dot":
         click.echo(smap.to_dot(), nl=False)
-    else:
-        out.print(smap.to_markdown(), markup=False)
+    else:  # as is: a terminal's line wrapping would break the Mermaid block
+        click.echo(smap.to_markdown(), nl=False)
 
 
 @click.command("blast-radius")
@@ -126,3 +126,15 @@ def contracts(ctx: click.Context, service: str | None, as_json: bool) -> None:
     app = get_kb(ctx)
     require_kb(app)
     _show(app.servicemap.contracts(service), as_json)
+
+
+@click.command("assess")
+@example("kb assess", "kb assess inventory-service --json")
+@click.argument("service", required=False)
+@json_option("the verdicts with reasons and evidence")
+@click.pass_context
+def assess(ctx: click.Context, service: str | None, as_json: bool) -> None:
+    """Keep SERVICE separate, or consider merging it? With the reasons and a Conway check."""
+    app = get_kb(ctx)
+    require_kb(app)
+    _show(app.servicemap.assess(service), as_json)

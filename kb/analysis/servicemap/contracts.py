@@ -20,15 +20,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kb.analysis.servicemap.graph import Edge, Location, ServiceGraph
-from kb.analysis.servicemap.impact import endpoint_key
+from kb.analysis.servicemap.endpoints import endpoint_key, http_calls
+from kb.analysis.servicemap.graph import Location, ServiceGraph
 from kb.analysis.servicemap.sources import RepoFiles
 from kb.store.reader import Reader
 from kb.store.service_graph import ContractDoc, contract_docs, repo_checkouts
 
 _METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
-_PATH_LITERAL = re.compile(r"""["'`](/[A-Za-z0-9_\-./{}:$]*)""")
-_METHOD_WORD = re.compile(r"\b(get|post|put|patch|delete|head)(?:async)?\b", re.I)
 
 KINDS = {
     "undocumented_call": "Calls the spec does not have",
@@ -79,14 +77,16 @@ class ContractAudit:
     specs: list[Location]
     findings: list[Finding] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what kb could not check, and why
 
     def to_json(self) -> dict[str, Any]:
-        """{"service", "specs", "findings", "unreadable": [{"where", "why"}]}."""
+        """{"service", "specs", "findings", "unreadable": [{"where", "why"}], "notes"}."""
         return {
             "service": self.service,
             "specs": [s.to_json() for s in self.specs],
             "findings": [f.to_json() for f in self.findings],
             "unreadable": [{"where": w, "why": y} for w, y in sorted(self.unreadable.items())],
+            "notes": list(self.notes),
         }
 
     def to_markdown(self) -> str:
@@ -107,6 +107,8 @@ class ContractAudit:
                 spec = f" (spec: {f.spec})" if f.spec else ""
                 out.append(f"- {who}: `{f.subject}` at {where}{spec}")
             out.append("")
+        if self.notes:
+            out += ["## Not checked", ""] + [f"- {n}" for n in self.notes] + [""]
         if self.unreadable:
             out += ["## Not read", ""]
             out += [f"- {w}: {y}" for w, y in sorted(self.unreadable.items())]
@@ -155,26 +157,6 @@ def _child(node: Any, key: str) -> Any:
 
 def _scalar(node: Any) -> str | None:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else None
-
-
-def _calls(edge: Edge, consumer_repo: str | None, files: RepoFiles) -> list[tuple[str, Location]]:
-    """The (endpoint, location) calls an edge stands for: its `via`, or the path literals on
-    the lines of its evidence in the consumer's code."""
-    mine = [loc for loc in edge.evidence if loc.repo == consumer_repo] or edge.evidence[:1]
-    if endpoint_key(edge.via):
-        return [(edge.via, mine[0])] if mine else []
-    out = []
-    for loc in mine:
-        text = files.text(loc.repo, loc.path) if loc.line else None
-        if not text or loc.line is None:
-            continue
-        lines = text.splitlines()
-        line = lines[loc.line - 1] if loc.line <= len(lines) else ""
-        for m in _PATH_LITERAL.finditer(line):
-            method = _METHOD_WORD.search(line)
-            call = f"{method.group(1).upper()} {m.group(1)}" if method else m.group(1)
-            out.append((call, loc))
-    return out
 
 
 def _handles(text: str, status: str) -> bool:
@@ -243,11 +225,15 @@ def _openapi(graph: ServiceGraph, files: RepoFiles, owner: str, spec: Location,
         if key is not None:
             by_key[(op.method, key[1])] = op
     called: set[tuple[str, str]] = set()
+    unresolved: set[str] = set()  # callers whose calls name no endpoint kb can read
     for edge in graph.edges:
         if edge.kind != "sync_http" or edge.to != owner:
             continue
         consumer = graph.service(edge.from_)
-        for call, loc in _calls(edge, consumer.repo if consumer else None, files):
+        calls = http_calls(edge, consumer.repo if consumer else None, files)
+        if not any(endpoint_key(call) for call, _ in calls):
+            unresolved.add(edge.from_)
+        for call, loc in calls:
             key = endpoint_key(call)
             if key is None:
                 continue
@@ -273,7 +259,12 @@ def _openapi(graph: ServiceGraph, files: RepoFiles, owner: str, spec: Location,
                             f"{status} on {op.method} {op.path}", loc,
                             Location(spec.repo, spec.path, line),
                         ))  # fmt: skip
-    if service in (None, owner):
+    if unresolved and service in (None, owner, *unresolved):
+        result.notes.append(
+            f"{spec}: the calls of {', '.join(sorted(unresolved))} name no endpoint kb can "
+            f"read, so the endpoints of {owner} nobody calls are not reported"
+        )
+    if service in (None, owner) and not unresolved:
         for op in ops:
             if (op.method, op.path) not in called:
                 result.findings.append(Finding(

@@ -9,6 +9,7 @@ stay separate. The graph is read once per change of the stored facts.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kb.analysis.servicemap.blast import BlastRadius, blast_radius
@@ -19,17 +20,18 @@ from kb.store.reader import Reader
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
+    from kb.analysis.servicemap.assess import Assessment
     from kb.analysis.servicemap.contracts import ContractAudit
     from kb.analysis.servicemap.coupling import Coupling
     from kb.analysis.servicemap.impact import Impact
 
 
 class ServiceMapService:
-    """The service map over the stored facts; `experts` says who needs to hear of a change."""
+    """The service map over the stored facts; `experts()` says who needs to hear of a change."""
 
-    def __init__(self, reader: Reader, experts: ExpertService | None = None) -> None:
+    def __init__(self, reader: Reader, experts: Callable[[], ExpertService] | None = None) -> None:
         self.reader = reader
-        self.experts = experts
+        self._experts = experts  # built on first need: `kb map` never loads it
         self._lock = threading.Lock()
         self._cached: tuple[tuple[Any, ...], ServiceGraph] | None = None
 
@@ -59,10 +61,21 @@ class ServiceMapService:
         """The whole map, or the services within `depth` edges of `service` (default 1)."""
         graph = self.graph()
         if service is None:
-            return ServiceMap(graph)
+            return ServiceMap(graph, unreadable=self.unreadable())
         name = self.resolve(service)
         depth = 1 if depth is None else depth
-        return ServiceMap(neighbourhood(graph, name, depth), name, depth)
+        return ServiceMap(neighbourhood(graph, name, depth), name, depth, self.unreadable())
+
+    def unreadable(self) -> list[dict[str, str]]:
+        """What the last ingest of each repository could not read, with file:line."""
+        from kb.store.history import source_rows
+
+        return [
+            {"where": str(f.get("where", "")), "message": str(f.get("message", ""))}
+            for row in source_rows(self.reader)
+            if row.kind == "git"
+            for f in (row.last_report or {}).get("failures", []) or []
+        ]
 
     def blast_radius(self, service: str) -> BlastRadius:
         """Who fails (sync paths) and whose work queues (async paths) when `service` fails."""
@@ -79,10 +92,17 @@ class ServiceMapService:
         needs to hear."""
         from kb.analysis.servicemap.impact import impact
 
-        return impact(self.reader, self.graph(), target, self.experts)
+        return impact(self.reader, self.graph(), target, self._experts() if self._experts else None)
 
     def contracts(self, service: str | None = None) -> ContractAudit:
         """Calls and topics the contracts lack, errors never handled, endpoints nobody calls."""
         from kb.analysis.servicemap.contracts import audit
 
         return audit(self.reader, self.graph(), self.resolve(service) if service else None)
+
+    def assess(self, service: str | None = None) -> Assessment:
+        """Keep separate or consider merging, per service, with reasons and evidence."""
+        from kb.analysis.servicemap.assess import assess
+
+        names = [self.resolve(service)] if service else None
+        return assess(self.reader, self.graph(), names, self.coupling())
