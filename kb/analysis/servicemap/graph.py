@@ -87,6 +87,11 @@ class Edge:
             "evidence": [loc.to_json() for loc in self.evidence],
         }
 
+    @property
+    def is_sync(self) -> bool:
+        """A call that waits: its callee failing fails the caller."""
+        return self.kind in SYNC_KINDS
+
 
 @dataclass(frozen=True, slots=True)
 class Infra:
