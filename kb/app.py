@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from kb.contract.connector import Connector, SourceConfig
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.guides.knowledge import GuideFacts
+    from kb.guides.onboarding import OnboardingService
+    from kb.guides.prose import Smoother
     from kb.ingest.indexing import Indexer
     from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import Ingestor, IngestReport
@@ -405,6 +408,43 @@ class KB:
     def services(self) -> ServiceList:
         """Every service kb knows."""
         return self.catalog.services()
+
+    def guide_facts(self) -> GuideFacts:
+        """What the onboarding guide and agent context files cite, read now."""
+        from kb.guides.knowledge import GuideFacts
+
+        return GuideFacts(self.store, self.reader, self.staleness.stale().entries, self.adrs())
+
+    def _guide_smoother(self) -> Smoother | None:
+        """The configured chat model, to smooth guides' prose (None: no LLM configured)."""
+        from kb.answer.llm import build_chat_model
+        from kb.guides.prose import Smoother
+
+        model = build_chat_model(self.settings)
+        if model is None:
+            return None
+        return Smoother(model, f"{self.settings.llm_provider}:{self.settings.llm_model}")
+
+    def _service_map(self, service: str | None) -> str | None:
+        """The Mermaid map of the system or of one service's neighbourhood, once kb has one."""
+        servicemap = getattr(self, "servicemap", None)
+        if servicemap is None:
+            return None
+        return str(servicemap.map(service).to_mermaid())
+
+    @cached_property
+    def onboarding(self) -> OnboardingService:
+        """Onboarding guides to the whole system or one service, every item cited."""
+        from kb.guides.onboarding import OnboardingService
+
+        return OnboardingService(
+            self.guide_facts,
+            self.experts,
+            self.incident_log,
+            self.gaps,
+            service_map=self._service_map,
+            smoother=self._guide_smoother(),
+        )
 
     @cached_property
     def vectors(self) -> VectorStore:
