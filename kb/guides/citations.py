@@ -40,8 +40,12 @@ class Cite:
         parts = [f"{self.kind}: " + (f"[{title}]({self.url})" if self.url else title)]
         if self.where and self.where != self.title:
             parts.append(f"`{self.where}`")
-        told = " ".join(x for x in (self.said_by and f"told by {self.said_by}",
-                                    self.date and f"on {self.date}") if x)  # fmt: skip
+        verb = "told by" if self.kind.endswith("note") else "by"
+        told = " ".join(
+            x
+            for x in (self.said_by and f"{verb} {self.said_by}", self.date and f"on {self.date}")
+            if x
+        )
         if told:
             parts.append(told)
         return ", ".join(parts)

@@ -14,8 +14,11 @@ _HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 _BULLET = re.compile(r"^(?P<indent>\s*)(?:[-*+]|\d{1,2}[.)])\s+(?P<text>\S.*)$")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 # Documents written for newcomers, by their file name.
-ONBOARDING_DOC = re.compile(r"(?:^|/)(?:onboarding|getting[-_ ]started|new[-_ ]?joiners?"
-                            r"|first[-_ ]week|welcome)[^/]*\.(?:md|rst|txt)$", re.I)  # fmt: skip
+ONBOARDING_DOC = re.compile(
+    r"(?:^|/)(?:onboarding|getting[-_ ]started|new[-_ ]?joiners?"
+    r"|first[-_ ]week|welcome)[^/]*\.(?:md|rst|txt)$",
+    re.I,
+)
 # Headings whose items are the first week's to-do list (the other lists are rules).
 FIRST_WEEK_HEADING = re.compile(
     r"week|first|day one|getting started|set ?up|access|start|dashboards", re.I

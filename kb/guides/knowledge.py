@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kb.analysis.catalog import AdrList, AdrRecord
+from kb.analysis.servicemap.graph import load_graph
 from kb.analysis.staleness import StaleEntry
 from kb.contract.kinds import SEVERITY_RANK, DocumentKind, Severity, WisdomKind, WisdomOrigin
 from kb.guides.citations import Cite, Item, one_line
@@ -88,9 +89,11 @@ class GuideFacts:
         self.stale = {e.entry.external_id: [r.detail for r in e.reasons] for e in stale}
         self.adrs = adrs.adrs
         self.services = sc.services(store)
+        self.graph = load_graph(reader)
         docs = {r.document_external_id for r in self.rows if r.document_external_id}
-        lines = {r.document_external_id: r.line for r in self.rows
-                 if r.document_external_id and r.line}  # fmt: skip
+        lines = {
+            r.document_external_id: r.line for r in self.rows if r.document_external_id and r.line
+        }
         self.links = sc.source_links(store, docs, lines)
         self.wisdom_urls = sh.wisdom_links(reader)
         # An ADR is stale when the rationale extracted from it is.
@@ -153,12 +156,13 @@ class GuideFacts:
         link = self.links.get(row.document_external_id or "")
         if link is not None:
             where = _where(link.repo, link.path, row.line if link.path == row.path_glob else None)
-            return Cite(link.kind, link.title, where, link.url or url, row.said_by, day)
+            return Cite(link.kind, link.title, where, link.url or url, row.said_by)
         if row.external_id.startswith(sr.HOTSPOT_PREFIX):
             where = _where(row.repo, row.path_glob)
-            return Cite("history", f"git history of {row.path_glob}", where, url, None, day)
-        return Cite(row.kind, one_line(row.title, 80), _where(row.repo, row.path_glob), url,
-                    row.said_by, day)  # fmt: skip
+            return Cite("history", f"git history of {row.path_glob}", where, url)
+        return Cite(
+            row.kind, one_line(row.title, 80), _where(row.repo, row.path_glob), url, row.said_by
+        )
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -206,16 +210,18 @@ class GuideFacts:
 
     # -- documents ------------------------------------------------------------------------
 
-    def docs(self, repos: set[str], kinds: tuple[DocumentKind, ...] = (DocumentKind.DOC,)
-             ) -> list[sg.DocRow]:  # fmt: skip
+    def docs(
+        self, repos: set[str], kinds: tuple[DocumentKind, ...] = (DocumentKind.DOC,)
+    ) -> list[sg.DocRow]:
         """Documents of `kinds` in `repos`."""
         return sg.documents(self.store, kinds, repos) if repos else []
 
     @staticmethod
     def doc_cite(doc: sg.DocRow) -> Cite:
         """A document as a source."""
-        return Cite(doc.kind, doc.title, _where(doc.repo, doc.path), doc.url, None,
-                    _day(doc.created_at))  # fmt: skip
+        return Cite(
+            doc.kind, doc.title, _where(doc.repo, doc.path), doc.url, None, _day(doc.created_at)
+        )
 
 
 def _adr_day(adr: AdrRecord) -> str | None:

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from kb.analysis.experts import ExpertService
 from kb.analysis.incidents import IncidentLog
 from kb.answer.gaps import KnowledgeGaps
-from kb.contract.kinds import DocumentKind
 from kb.errors import NotFoundError
 from kb.guides.citations import Cite, Footnotes, Item, Section, one_line
 from kb.guides.docs_text import ONBOARDING_DOC, is_first_week, list_items
 from kb.guides.knowledge import GuideFacts, Scope
+from kb.guides.neighbours import neighbours
 from kb.store import history as sh
 
 if TYPE_CHECKING:
@@ -69,9 +69,12 @@ class OnboardingGuide:
         scope = self.service or "the whole system"
         when = f" as of {self.as_of.date().isoformat()}" if self.as_of else ""
         lines = [f"# Onboarding: {scope}", ""]
-        lines += [f"_Written by kb from what it has stored{when}. Every item cites its source; "
-                  f"⚠ marks one to re-verify. Regenerate with `kb onboarding"
-                  f"{' --service ' + self.service if self.service else ''}`._", ""]  # fmt: skip
+        lines += [
+            f"_Written by kb from what it has stored{when}. Every item cites its source; "
+            f"⚠ marks one to re-verify. Regenerate with `kb onboarding"
+            f"{' --service ' + self.service if self.service else ''}`._",
+            "",
+        ]
         notes = Footnotes()
         for section in self.sections:
             body = section.to_markdown(notes)
@@ -110,18 +113,22 @@ class OnboardingService:
         sections = [
             self._overview(f, scope),
             self._first_week(f, scope),
-            _wisdom_section(f, scope, "danger", "Do NOT touch",
-                            "Danger zones: code and data that break things when changed "
-                            "carelessly. Ask before editing them.",
-                            "kb knows no danger zone here. Teach one: "
-                            "`kb remember --kind danger_zone \"…\"`."),
+            _wisdom_section(
+                f,
+                scope,
+                "danger",
+                "Do NOT touch",
+                "Danger zones: code and data that break things when changed "
+                "carelessly. Ask before editing them.",
+                'kb knows no danger zone here. Teach one: `kb remember --kind danger_zone "…"`.',
+            ),
             self._counterintuitive(f, scope),
             self._lessons(f, scope),
             self._rules(f, scope),
             self._decisions(f, scope),
             self._who(f, scope),
             self._gaps(scope),
-        ]  # fmt: skip
+        ]
         mermaid = self.service_map(service) if self.service_map is not None else None
         guide = OnboardingGuide(service, sh.latest_activity(f.reader), sections, mermaid)
         if self.smoother is not None:
@@ -131,8 +138,9 @@ class OnboardingService:
     # -- sections -------------------------------------------------------------------------
 
     def _overview(self, f: GuideFacts, scope: Scope) -> Section:
-        readmes = {d.repo: d for d in f.docs(f.service_repos())
-                   if (d.path or "").lower() == "readme.md"}  # fmt: skip
+        readmes = {
+            d.repo: d for d in f.docs(f.service_repos()) if (d.path or "").lower() == "readme.md"
+        }
         items = []
         for s in f.services:
             if not scope.holds(s.name, s.repo):
@@ -144,10 +152,16 @@ class OnboardingService:
             items.append(Item(text, [cite], service=s.name, id=f"service:{s.name}"))
         if scope.service is not None and scope.repo is not None:
             items += _edges(f, scope)
-        what = "the services kb knows" if scope.service is None else "the service and its neighbours"
-        return Section("overview", "System overview", f"The map below shows {what}; "
-                       "arrows point from a service to what it depends on.", items,
-                       "kb knows no service yet: ingest the repositories (`kb ingest git PATH`).")  # fmt: skip
+        what = (
+            "the services kb knows" if scope.service is None else "the service and its neighbours"
+        )
+        return Section(
+            "overview",
+            "System overview",
+            f"The map shows {what}: calls run caller → callee, events producer → consumer.",
+            items,
+            "kb knows no service yet: ingest the repositories (`kb ingest git PATH`).",
+        )
 
     def _first_week(self, f: GuideFacts, scope: Scope) -> Section:
         items = [f.item(r) for r in f.wisdom(scope, "first_week")]
@@ -159,67 +173,122 @@ class OnboardingService:
             stem = (doc.path or "").rsplit("/", 1)[-1].lower()
             if stem.startswith(_READ_FIRST):
                 items.append(Item(f"Read {doc.title}", [f.doc_cite(doc)], id=doc.external_id))
-        return Section("first_week", "Your first week", "What to do and read first.", items,
-                       "kb knows no first-week advice yet. Teach some: "
-                       "`kb remember --kind first_week \"…\"`.")  # fmt: skip
+        return Section(
+            "first_week",
+            "Your first week",
+            "What to do and read first.",
+            items,
+            'kb knows no first-week advice yet. Teach some: `kb remember --kind first_week "…"`.',
+        )
 
     def _counterintuitive(self, f: GuideFacts, scope: Scope) -> Section:
         items = [f.item(r) for r in f.wisdom(scope, "counterintuitive")] + f.replaced(scope)
-        return Section("counterintuitive", "Things that go against intuition",
-                       "Where the code or the old documents suggest one thing and the truth "
-                       "is another.", items,
-                       "kb knows no surprise here. Teach one: "
-                       "`kb remember --kind counterintuitive \"…\"`.")  # fmt: skip
+        return Section(
+            "counterintuitive",
+            "Things that go against intuition",
+            "Where the code or the old documents suggest one thing and the truth is another.",
+            items,
+            'kb knows no surprise here. Teach one: `kb remember --kind counterintuitive "…"`.',
+        )
 
     def _lessons(self, f: GuideFacts, scope: Scope) -> Section:
         lessons = {r.path_glob: r for r in f.wisdom(scope, "lessons") if r.kind == "incident"}
-        items = []
+        items, labels = [], []
         for entry in self.incidents(scope.service).incidents:
             r = entry.row
-            cites = []
-            stale: list[str] = []
+            if not (r.postmortem or r.root_cause or r.resolution):
+                continue  # an alert nobody wrote up teaches nothing yet
+            cites, stale = [], []
             if r.postmortem:
                 pm = r.postmortem
-                cites.append(Cite("postmortem", pm["title"],
-                                  ":".join(x for x in (pm.get("repo"), pm.get("path")) if x),
-                                  pm.get("url")))  # fmt: skip
+                cites.append(
+                    Cite(
+                        "postmortem",
+                        pm["title"],
+                        ":".join(x for x in (pm.get("repo"), pm.get("path")) if x),
+                        pm.get("url"),
+                    )
+                )
                 lesson = lessons.pop(pm.get("path"), None)
                 if lesson is not None:
                     stale = list(f.stale.get(lesson.external_id, []))
-            cites += [Cite("slack", t["title"], r.channel and f"#{r.channel}", t.get("url"))
-                      for t in r.threads[:2]]  # fmt: skip
-            cites += [Cite("commit", c["subject"], f"{c['repo']}@{c['sha'][:10]}", c["url"],
-                           c["author"], c["date"])
-                      for c in entry.changes if c["why"].startswith("names") and c["fix"]][:2]  # fmt: skip
+            cites += [
+                Cite("slack", one_line(t["title"], 90), r.channel and f"#{r.channel}", t.get("url"))
+                for t in r.threads[:2]
+            ]
+            cites += [
+                Cite(
+                    "commit",
+                    c["subject"],
+                    f"{c['repo']}@{c['sha'][:10]}",
+                    c["url"],
+                    c["author"],
+                    c["date"],
+                )
+                for c in entry.changes
+                if c["why"].startswith("names") and c["fix"]
+            ][:2]
             if not cites:
                 continue
-            when = f"{r.started_at.date().isoformat()}, " if r.started_at else ""
-            text = f"**{r.label}** {r.title} ({when}{r.severity or 'severity unknown'})"
-            detail = " ".join(x for x in (r.root_cause and f"Cause: {one_line(r.root_cause, 220)}",
-                                          r.resolution and f"Fix: {one_line(r.resolution, 220)}")
-                              if x)  # fmt: skip
-            items.append(Item(text, cites, detail or None, ", ".join(r.services) or None,
-                              r.severity, r.external_id, stale))  # fmt: skip
+            labels.append(r.label)
+            title = r.title.removeprefix(r.label).strip(" :-—") or r.title
+            when = r.started_at.date().isoformat() if r.started_at else "date unknown"
+            detail = " ".join(
+                x
+                for x in (
+                    r.root_cause and f"Cause: {one_line(r.root_cause, 220)}",
+                    r.resolution and f"Fix: {one_line(r.resolution, 220)}",
+                )
+                if x
+            )
+            items.append(
+                Item(
+                    f"**{r.label}** {title} ({when})",
+                    cites,
+                    detail or None,
+                    ", ".join(r.services) or None,
+                    r.severity,
+                    r.external_id,
+                    stale,
+                )
+            )
         items += [f.item(r) for r in lessons.values()]
-        items += [f.item(r) for r in f.wisdom(scope, "lessons") if r.kind != "incident"]
-        return Section("lessons", "Lessons from past incidents",
-                       "What broke, why, and what fixed it.", items,
-                       "kb knows no incident here.")  # fmt: skip
+        # A known issue written for an incident listed above is that incident's own lesson.
+        items += [
+            f.item(r)
+            for r in f.wisdom(scope, "lessons")
+            if r.kind != "incident" and not any(lb in r.title for lb in labels)
+        ]
+        return Section(
+            "lessons",
+            "Lessons from past incidents",
+            "What broke, why, and what fixed it.",
+            items,
+            "kb knows no incident here.",
+        )
 
     def _rules(self, f: GuideFacts, scope: Scope) -> Section:
         items = [f.item(r) for r in f.wisdom(scope, "rules")]
         for doc, li in _onboarding_items(f, scope):
             if not is_first_week(li):
                 items.append(Item(one_line(li.text), [f.doc_cite(doc)], id=doc.external_id))
-        return Section("rules", "Unwritten rules", "How things are done here, though no "
-                       "linter checks it.", items,
-                       "kb knows no unwritten rule here. Teach one: `kb remember \"…\"`.")  # fmt: skip
+        return Section(
+            "rules",
+            "Unwritten rules",
+            "How things are done here, though no linter checks it.",
+            items,
+            'kb knows no unwritten rule here. Teach one: `kb remember "…"`.',
+        )
 
     def _decisions(self, f: GuideFacts, scope: Scope) -> Section:
         items = [f.adr_item(a) for a in f.decisions(scope)]
-        return Section("decisions", "Key decisions", "The architecture decision records, with "
-                       "their status and what replaced them.", items,
-                       "kb knows no decision record here.")  # fmt: skip
+        return Section(
+            "decisions",
+            "Key decisions",
+            "The architecture decision records, with their status and what replaced them.",
+            items,
+            "kb knows no decision record here.",
+        )
 
     def _who(self, f: GuideFacts, scope: Scope) -> Section:
         items = []
@@ -233,14 +302,30 @@ class OnboardingService:
             where = f"{s.repo}:{s.path_prefix}" if s.path_prefix else s.repo
             history = Cite("history", f"git history of {where}", where)
             for e in experts.current:
-                items.append(Item(f"**{s.name}**: {e.name} — {e.reason()}", [history],
-                                  service=s.name, id=f"expert:{s.name}:{e.name}"))  # fmt: skip
+                items.append(
+                    Item(
+                        f"**{s.name}**: {e.name} — {e.reason()}",
+                        [history],
+                        service=s.name,
+                        id=f"expert:{s.name}:{e.name}",
+                    )
+                )
             owner = ", ".join(x for x in (s.owner_team and f"team {s.owner_team}", s.owner) if x)
             if owner and not experts.current:
-                items.append(Item(f"**{s.name}**: {owner} (owner)", [Cite("service", s.name,
-                                  s.repo)], service=s.name))  # fmt: skip
-        return Section("ask", "Who to ask", "People who know each service now (people who left "
-                       "are not offered).", items, "kb knows no one to ask yet.")  # fmt: skip
+                items.append(
+                    Item(
+                        f"**{s.name}**: {owner} (owner)",
+                        [Cite("service", s.name, s.repo)],
+                        service=s.name,
+                    )
+                )
+        return Section(
+            "ask",
+            "Who to ask",
+            "People who know each service now (people who left are not offered).",
+            items,
+            "kb knows no one to ask yet.",
+        )
 
     def _gaps(self, scope: Scope) -> Section:
         items = []
@@ -251,16 +336,27 @@ class OnboardingService:
             for q in group.questions:
                 why = "unanswered" if not q.answered else "voted down"
                 day = q.asked_at.date().isoformat()
-                items.append(Item(f"{q.question} ({why}{ask})",
-                                  [Cite("question", f"asked in kb ({q.id})", q.channel, None,
-                                        q.asker, day)], service=group.service, id=q.id))  # fmt: skip
-        return Section("gaps", "Open knowledge gaps", "Questions kb could not answer well: "
-                       "whoever learns the answer, teach it (`kb remember`).", items,
-                       "No open question.")  # fmt: skip
+                items.append(
+                    Item(
+                        f"{q.question} ({why}{ask})",
+                        [Cite("question", f"asked in kb ({q.id})", q.channel, None, q.asker, day)],
+                        service=group.service,
+                        id=q.id,
+                    )
+                )
+        return Section(
+            "gaps",
+            "Open knowledge gaps",
+            "Questions kb could not answer well: "
+            "whoever learns the answer, teach it (`kb remember`).",
+            items,
+            "No open question.",
+        )
 
 
-def _wisdom_section(f: GuideFacts, scope: Scope, key: str, title: str, intro: str, empty: str
-                    ) -> Section:  # fmt: skip
+def _wisdom_section(
+    f: GuideFacts, scope: Scope, key: str, title: str, intro: str, empty: str
+) -> Section:
     rows = f.wisdom(scope, key)
     hotspots = HOTSPOTS[None if scope.service is None else "service"]
     kept, seen = [], 0
@@ -288,20 +384,15 @@ def _onboarding_items(f: GuideFacts, scope: Scope) -> list[tuple[Any, Any]]:
 
 
 def _edges(f: GuideFacts, scope: Scope) -> list[Item]:
-    """The service's neighbours, each cited where the dependency shows in code or config."""
-    from kb.store import catalog as sc
-
-    facts = sc.service_facts(f.store, scope.service or "")
-    if facts is None:
-        return []
+    """The service's neighbours on the service graph, each cited where the edge shows."""
     items = []
-    for label, rows in (("depends on", facts.depends_on), ("is used by", facts.used_by)):
-        for d in rows:
-            how = f"{d.kind} {d.detail}".strip()
-            where = ":".join(x for x in (d.evidence_repo, d.evidence_path) if x) or None
-            if where and d.evidence_line:
-                where += f":{d.evidence_line}"
-            cite = Cite("code", d.evidence_path or d.other, where)
-            items.append(Item(f"{scope.service} {label} **{d.other}** ({how})", [cite],
-                              service=scope.service))  # fmt: skip
+    for n in neighbours(f.graph, scope.service or ""):
+        via = f" via `{n.via}`" if n.via else ""
+        items.append(
+            Item(
+                f"{scope.service} {n.phrase} **{n.other}** ({n.kind}{via})",
+                n.cites(),
+                service=scope.service,
+            )
+        )
     return items

@@ -50,11 +50,18 @@ def documents(
             q = q.where(Repo.name.in_(sorted(set(repos))))
         out = [
             DocRow(
-                doc.external_id, doc.kind.value, doc.title, repo, doc.path,
-                _link(web_url, forge, doc, None), service,
-                doc.status.value if doc.status else None, utc_or_none(doc.created_at), doc.body,
+                doc.external_id,
+                doc.kind.value,
+                doc.title,
+                repo,
+                doc.path,
+                _link(web_url, forge, doc, None),
+                service,
+                doc.status.value if doc.status else None,
+                utc_or_none(doc.created_at),
+                doc.body,
             )
             for doc, repo, service, web_url, forge in s.execute(q).tuples()
-        ]  # fmt: skip
+        ]
     out.sort(key=lambda d: (d.repo or "", d.path or "", d.external_id))
     return out
