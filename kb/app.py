@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kb.contract.connector import Connector, SourceConfig
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.guides.agent_context import AgentContextService
     from kb.guides.knowledge import GuideFacts
     from kb.guides.onboarding import OnboardingService
     from kb.guides.prose import Smoother
@@ -445,6 +446,13 @@ class KB:
             service_map=self._service_map,
             smoother=self._guide_smoother(),
         )
+
+    @cached_property
+    def agent_context(self) -> AgentContextService:
+        """Context files for coding agents (AGENTS.md / CLAUDE.md), one per service."""
+        from kb.guides.agent_context import AgentContextService
+
+        return AgentContextService(self.guide_facts, self.experts)
 
     @cached_property
     def vectors(self) -> VectorStore:

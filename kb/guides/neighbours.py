@@ -83,4 +83,7 @@ def neighbours(graph: ServiceGraph, service: str) -> list[Neighbour]:
     """Every edge of `service`: what it calls and publishes first, then who calls it."""
     out = [_neighbour(e, True) for e in graph.edges if e.from_ == service and e.to != service]
     out += [_neighbour(e, False) for e in graph.edges if e.to == service and e.from_ != service]
+    # An edge seen only in configuration adds nothing once the code shows what it calls.
+    named = {(n.other, n.kind, n.outgoing) for n in out if n.via}
+    out = [n for n in out if n.via or (n.other, n.kind, n.outgoing) not in named]
     return sorted(out, key=lambda n: (not n.outgoing, not n.sync, n.kind, n.other, n.via))
