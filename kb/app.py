@@ -452,7 +452,17 @@ class KB:
         """Context files for coding agents (AGENTS.md / CLAUDE.md), one per service."""
         from kb.guides.agent_context import AgentContextService
 
-        return AgentContextService(self.guide_facts, self.experts)
+        return AgentContextService(self.guide_facts, self.experts, self._ingested_paths)
+
+    def _ingested_paths(self) -> list[Path]:
+        """The local folders kb ingests (repositories, ADR folders): never written unasked."""
+        from kb.store.history import source_rows
+
+        return [
+            Path(r.location)
+            for r in source_rows(self.reader)
+            if r.kind in ("git", "adr") and Path(r.location).is_dir()
+        ]
 
     @cached_property
     def vectors(self) -> VectorStore:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from kb.cli import admin, answers, ingest, risk
+from kb.cli import onboarding as onboarding_cli
 from kb.cli.base import KBRoot
 
 
@@ -41,6 +42,9 @@ for _command in (
     risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
 ):  # fmt: skip
     cli.add_command(_command)
+
+cli.add_command(onboarding_cli.onboarding)
+cli.add_command(onboarding_cli.context)
 
 
 def main() -> None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kb.analysis.experts import ExpertService
 from kb.contract.kinds import DocumentKind
-from kb.errors import NotFoundError
+from kb.errors import KBError, NotFoundError
 from kb.guides.citations import Cite, Footnotes, Item, Section
 from kb.guides.integration import TOPICS, RuleText, decided_part, rules
 from kb.guides.knowledge import GuideFacts, Scope
@@ -92,12 +93,65 @@ class AgentContext:
         return "\n".join(lines + notes.to_markdown())
 
 
+@dataclass
+class ContextFiles:
+    """What `kb context --write DIR` wrote: one file per service."""
+
+    directory: Path
+    files: dict[str, Path]
+
+    def to_json(self) -> dict[str, Any]:
+        """{"directory", "files": [{"service", "path"}]}."""
+        return {
+            "directory": str(self.directory),
+            "files": [{"service": s, "path": str(p)} for s, p in self.files.items()],
+        }
+
+    def to_markdown(self) -> str:
+        """One line per file written."""
+        lines = [f"Wrote {len(self.files)} context files to `{self.directory}`:", ""]
+        lines += [f"- {s}: `{p}`" for s, p in self.files.items()]
+        return "\n".join(lines) + "\n"
+
+
 class AgentContextService:
     """Writes agent context files from stored knowledge."""
 
-    def __init__(self, facts: Callable[[], GuideFacts], experts: ExpertService) -> None:
+    def __init__(
+        self,
+        facts: Callable[[], GuideFacts],
+        experts: ExpertService,
+        repo_paths: Callable[[], list[Path]] = list,
+    ) -> None:
         self.facts = facts
         self.experts = experts
+        self.repo_paths = repo_paths
+
+    def write(
+        self, directory: Path, services: list[str] | None = None, into_repo: bool = False
+    ) -> ContextFiles:
+        """Write `<service>.md` for each service (all by default) into `directory`.
+
+        A directory inside an ingested repository is refused unless `into_repo`: kb never
+        changes a repository it reads unless asked to.
+        """
+        target = directory.resolve()
+        for repo in self.repo_paths():
+            root = repo.resolve()
+            if not into_repo and (target == root or root in target.parents):
+                raise KBError(
+                    f"{directory} is inside the ingested repository {repo}: kb writes there "
+                    "only when asked (pass --into-repo)"
+                )
+        names = services if services is not None else self.services()
+        contexts = [self.context(name) for name in names]  # every name checked before writing
+        target.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for c in contexts:
+            path = target / f"{c.service}.md"
+            path.write_text(c.to_markdown(), encoding="utf-8")
+            files[c.service] = path
+        return ContextFiles(target, files)
 
     def services(self) -> list[str]:
         """The services a context file can be written for."""

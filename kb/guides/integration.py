@@ -21,7 +21,10 @@ TOPICS: dict[str, tuple[str, re.Pattern[str]]] = {
         re.compile(r"idempoten|\bat[- ]most[- ]once\b|\bexactly[- ]once\b|\bdedup", re.I),
     ),
     "retries": ("Retries", re.compile(r"\bretr(?:y|ies|ied|ying)\b|\bback-?off\b|RETRIES", re.I)),
-    "timeouts": ("Timeouts", re.compile(r"\btime-?outs?\b|TIMEOUT|\bdeadlines?\b", re.I)),
+    "timeouts": (
+        "Timeouts",
+        re.compile(r"\btime-?outs?\b|\btimes? out\b|\btimed out\b|TIMEOUT|\bdeadlines?\b", re.I),
+    ),
     "schema_changes": (
         "Event and schema changes (dual-publish)",
         re.compile(
