@@ -45,8 +45,11 @@ demo: install
 	$(KB_DEMO) ask "what must I never touch in inventory?"
 	$(KB_DEMO) ask "who knows the user token code now?"
 	$(KB_DEMO) bus-factor --without "Alex Morgan" --markdown $(DEMO)/bus-factor.md
+	$(KB_DEMO) onboarding -o $(DEMO)/onboarding.md
+	$(KB_DEMO) context --all --write $(DEMO)/context
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
 	@echo "bus-factor report: $(DEMO)/bus-factor.md"
+	@echo "onboarding guide: $(DEMO)/onboarding.md   agent context files: $(DEMO)/context/"
 	@echo "dashboard:  $(BIN)/kb --home $(DEMO)/kb ui    then open http://127.0.0.1:8501"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.

@@ -5,6 +5,7 @@ experts; `kb context` and `kb onboarding` on the command line."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,23 @@ def test_sentences_topics_and_ranking() -> None:
         "Every call times out after 2 seconds, never more.", "TIMEOUT_SECONDS = 1.0"]  # fmt: skip
     assert [i.text for i in found["idempotency"]] == [
         "retries are safe: the handler is idempotent."]  # fmt: skip
+
+
+def test_make_demo_writes_the_guide_and_one_context_file_per_service(
+    demo: KB, tmp_path: Path
+) -> None:
+    recipe = (Path(__file__).parents[1] / "Makefile").read_text(encoding="utf-8")
+    steps = [
+        line.strip().removeprefix("$(KB_DEMO) ")
+        for line in recipe.split("\ndemo:", 1)[1].split("\n\n", 1)[0].splitlines()
+        if line.strip().startswith(("$(KB_DEMO) onboarding", "$(KB_DEMO) context"))
+    ]
+    assert len(steps) == 2
+    runner = CliRunner()
+    for step in steps:
+        args = shlex.split(step.replace("$(DEMO)", str(tmp_path)))
+        res = runner.invoke(cli, ["--home", str(demo.settings.home), *args])
+        assert res.exit_code == 0, res.output
+    assert (tmp_path / "onboarding.md").read_text(encoding="utf-8").startswith("# Onboarding")
+    names = sorted(s.name for s in demo.services().services)
+    assert sorted(p.stem for p in (tmp_path / "context").glob("*.md")) == names
