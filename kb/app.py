@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kb.analysis.hotspots import HotspotService
     from kb.analysis.incidents import IncidentLog
     from kb.analysis.risk_service import KnowledgeRiskService
+    from kb.analysis.servicemap.service import ServiceMapService
     from kb.analysis.staleness import StalenessService
     from kb.answer.gaps import KnowledgeGaps
     from kb.answer.service import AnswerService
@@ -246,6 +247,13 @@ class KB:
             lambda q, k: [hit.source for hit in self.retriever.search(q, k=k)],
         )
 
+    @cached_property
+    def servicemap(self) -> ServiceMapService:
+        """The service map: who calls whom and how, blast radius, impact, coupling, contracts."""
+        from kb.analysis.servicemap.service import ServiceMapService
+
+        return ServiceMapService(self.reader, lambda: self.experts)
+
     def ask(
         self,
         question: str,
@@ -427,11 +435,9 @@ class KB:
         return Smoother(model, f"{self.settings.llm_provider}:{self.settings.llm_model}")
 
     def _service_map(self, service: str | None) -> str | None:
-        """The Mermaid map of the system or of one service's neighbourhood, once kb has one."""
-        servicemap = getattr(self, "servicemap", None)
-        if servicemap is None:
-            return None
-        return str(servicemap.map(service).to_mermaid())
+        """The Mermaid map of the system, or of one service and its neighbours."""
+        drawn = self.servicemap.map(service)
+        return drawn.to_mermaid() if drawn.graph.services else None
 
     @cached_property
     def onboarding(self) -> OnboardingService:

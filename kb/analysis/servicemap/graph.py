@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.contract.kinds import InfraKind
+from kb.store import service_graph as rows
 from kb.store.reader import Reader
 
 SYNC_KINDS = frozenset({"sync_http", "grpc"})
@@ -158,7 +160,12 @@ class ServiceGraph:
 
 
 def _norm(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+    """checkout, Checkout, checkout-service, checkout_svc, checkoutservice -> checkout."""
+    key = "".join(ch for ch in name.lower() if ch.isalnum())
+    for suffix in ("service", "svc"):
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)]
+    return key
 
 
 def _loc(repo: str | None, path: str | None, line: int | None) -> Location | None:
@@ -171,38 +178,56 @@ def _add_evidence(edge: Edge, locs: Iterable[Location | None]) -> None:
             edge.evidence.append(loc)
 
 
+def _fold_bare(
+    edges: dict[tuple[str, str, str, str], Edge],
+) -> dict[tuple[str, str, str, str], Edge]:
+    """An edge with no `via` (a compose link, a bare URL setting) joins its evidence to an
+    edge of the same ends and kind that names what flows, rather than standing alone."""
+    named: dict[tuple[str, str, str], Edge] = {}
+    for (src, dst, kind, via), edge in edges.items():
+        if via:
+            named.setdefault((src, dst, kind), edge)
+    out = {}
+    for key, edge in edges.items():
+        target = named.get(key[:3]) if not key[3] else None
+        if target is None:
+            out[key] = edge
+        else:
+            _add_evidence(target, edge.evidence)
+    return out
+
+
 def load_graph(db: Reader) -> ServiceGraph:
     """The stored service graph; an empty one when there is no knowledge base yet."""
     graph = ServiceGraph()
     if not db.exists() or not db.has_table("services"):
         return graph
-    for name, repo, prefix, team, person in db.rows(
-        "SELECT s.name, r.name, s.path_prefix, s.owner_team, p.display_name FROM services s"
-        " LEFT OUTER JOIN repos r ON r.id = s.repo_id"
-        " LEFT OUTER JOIN people p ON p.id = s.owner_person_id ORDER BY s.name"
-    ):
-        graph.services.append(ServiceNode(name, repo, prefix or "", team or person or None))
+    for name, repo, prefix, team, person in rows.service_rows(db):
+        graph.services.append(ServiceNode(name, repo, prefix, team or person or None))
+    if db.has_table("service_aliases"):
+        aliases: dict[str, list[str]] = {}
+        for name, alias in rows.alias_rows(db):
+            aliases.setdefault(name, []).append(alias)
+        for s in graph.services:
+            s.aliases = aliases.get(s.name, [])
+    # Every place that shows an edge, where the store keeps them all.
+    places: dict[tuple[str, str, str, str], list[Location | None]] = {}
+    if db.has_table("dependency_evidence"):
+        for src, dst, kind, detail, repo, path, line in rows.evidence_rows(db):
+            places.setdefault((src, dst, kind, detail or ""), []).append(_loc(repo, path, line))
     edges: dict[tuple[str, str, str, str], Edge] = {}
-    # Async edges are rebuilt from the topics below (producer -> consumer), not read here.
-    for src, dst, kind, detail, repo, path, line, contract in db.rows(
-        "SELECT a.name, b.name, d.kind, d.detail, d.evidence_repo, d.evidence_path,"
-        " d.evidence_line, d.contract_path FROM service_dependencies d"
-        " JOIN services a ON a.id = d.from_service_id JOIN services b ON b.id = d.to_service_id"
-        f" WHERE d.kind <> {db.mark} ORDER BY a.name, b.name, d.kind, d.detail, d.id",
-        ("async_event",),
-    ):
+    for src, dst, kind, detail, repo, path, line, contract in rows.dependency_rows(db):
+        if kind in ASYNC_KINDS:
+            continue  # rebuilt from the topics below, producer -> consumer
+        stored = places.get((src, dst, kind, detail or "")) or [_loc(repo, path, line)]
         if kind in DATA_KINDS and src > dst:
             src, dst = dst, src
         key = (src, dst, kind, detail or "")
         edge = edges.setdefault(key, Edge(src, dst, kind, detail or ""))
-        _add_evidence(edge, [_loc(repo, path, line)])
+        _add_evidence(edge, stored)
         if contract and contract not in edge.contracts:
             edge.contracts.append(contract)
-    for svc, topic, role, repo, path, line, contract in db.rows(
-        "SELECT s.name, e.topic, e.role, e.evidence_repo, e.evidence_path, e.evidence_line,"
-        " e.contract_path FROM service_events e JOIN services s ON s.id = e.service_id"
-        " ORDER BY e.topic, s.name, e.role"
-    ):
+    for svc, topic, role, repo, path, line, contract in rows.event_rows(db):
         graph.events.append(EventUse(svc, topic, role, _loc(repo, path, line), contract))
     for pub in graph.events:
         if pub.role != "publish":
@@ -218,10 +243,15 @@ def load_graph(db: Reader) -> ServiceGraph:
             for contract in (pub.contract, sub.contract):
                 if contract and contract not in edge.contracts:
                     edge.contracts.append(contract)
-    graph.edges = sorted(edges.values(), key=lambda e: (e.from_, e.to, e.kind, e.via))
-    for repo, pattern, owner, line in db.rows(
-        "SELECT r.name, c.pattern, c.owner, c.line FROM code_owners c"
-        " JOIN repos r ON r.id = c.repo_id ORDER BY r.name, c.line, c.id"
-    ):
-        graph.owner_rules.append(OwnerRule(repo, pattern, owner, line))
+    graph.edges = sorted(_fold_bare(edges).values(), key=lambda e: (e.from_, e.to, e.kind, e.via))
+    graph.owner_rules = [OwnerRule(*row) for row in rows.owner_rule_rows(db)]
+    if db.has_table("infrastructure"):
+        graph.infrastructure = sorted(
+            (Infra(name, kind) for name, kind in rows.infrastructure_rows(db)),
+            key=lambda i: (_INFRA_ORDER.get(i.kind, len(_INFRA_ORDER)), i.name),
+        )
     return graph
+
+
+# Infrastructure is listed by what it is (brokers first), then by name.
+_INFRA_ORDER = {kind.value: i for i, kind in enumerate(InfraKind)}
