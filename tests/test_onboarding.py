@@ -21,6 +21,7 @@ from kb.guides.docs_text import is_first_week, list_items
 from kb.guides.prose import Smoother, parse_reply
 from kb.settings import Settings
 from kb.store.models import WisdomKind, WisdomOrigin
+from kb.store.questions import record_question
 
 SECTIONS = [
     "overview",
@@ -140,6 +141,16 @@ def test_a_service_guide_keeps_to_the_service(demo: KB) -> None:
         demo.onboarding.guide("no-such-service")
 
 
+def test_the_overview_draws_the_service_map(demo: KB, whole: dict[str, Any]) -> None:
+    assert whole["map"]["mermaid"].startswith("flowchart")
+    guide = demo.onboarding.guide("payment-service")
+    assert guide.mermaid is not None
+    assert "payment-service" in guide.mermaid and "order-service" in guide.mermaid
+    md = guide.to_markdown()
+    overview = md.split("## System overview\n", 1)[1].split("\n## ", 1)[0]
+    assert "```mermaid\nflowchart" in overview
+
+
 def test_markdown_numbers_each_source_once(demo: KB) -> None:
     md = demo.onboarding.guide().to_markdown()
     sources = md.split("## Sources\n", 1)[1].strip().splitlines()
@@ -186,7 +197,15 @@ def test_notes_cite_teller_and_date_and_stale_ones_are_flagged(
         _note("dee", None, told, "dee@x.io"),
     )
     history_kb.ingestor().run(SourceConfig("slack", "facts", "local", {}), connector=facts)
+    record_question(history_kb.store, "q1", {
+        "question": "why two queues?", "answer": "I don't know", "confidence": 0.1,
+        "citations": [], "answered": False, "services": [], "asker": "Ana Lima",
+        "channel": "eng", "surface": "slack"})  # fmt: skip
 
+    guide = history_kb.onboarding.guide().to_json()
+    (gap,) = _items(guide, "gaps")
+    assert gap["text"] == "why two queues? (unanswered)"
+    assert (gap["cites"][0]["kind"], gap["cites"][0]["said_by"]) == ("question", "Ana Lima")
     rules = {i["id"]: i for i in _items(history_kb.onboarding.guide().to_json(), "rules")}
     assert set(rules) == {"test:a", "test:b", "test:dee"}
     b = rules["test:b"]
