@@ -172,7 +172,8 @@ class OnboardingService:
         for doc in f.docs(repos):
             stem = (doc.path or "").rsplit("/", 1)[-1].lower()
             if stem.startswith(_READ_FIRST):
-                items.append(Item(f"Read {doc.title}", [f.doc_cite(doc)], id=doc.external_id))
+                what = f"the {doc.repo} README" if stem == "readme.md" else doc.title
+                items.append(Item(f"Read {what}", [f.doc_cite(doc)], id=doc.external_id))
         return Section(
             "first_week",
             "Your first week",
