@@ -75,7 +75,9 @@ def sentences(text: str) -> list[str]:
     joined, each on one line."""
     out: list[str] = []
     for block in re.split(r"\n\s*\n", _FRONT_MATTER.sub("", text)):
-        lines = [_MARKUP.sub("", line).strip() for line in block.splitlines()]
+        # A table row is no sentence (its cells say what, not how).
+        rows = [line for line in block.splitlines() if not line.lstrip().startswith("|")]
+        lines = [_MARKUP.sub("", line).strip() for line in rows]
         for line in lines:
             if m := _CONSTANT.match(line):
                 out.append(f"{m['name']} = {m['value'].strip()}")

@@ -132,11 +132,15 @@ class GuideFacts:
 
     def item(self, row: sr.WisdomRow) -> Item:
         """A wisdom entry as a cited item, flagged when stale."""
-        body = one_line(row.body)
         title = one_line(row.title, 200)
-        detail = body if body and not body.startswith(title.rstrip("…")) else None
+        first = one_line(row.body.split("\n\n", 1)[0], 300)
+        if first.startswith(title.rstrip("…").rstrip()):
+            # The title is the body's first line cut short: say the whole first paragraph.
+            text, detail = first, None
+        else:
+            text, detail = title, one_line(row.body) or None
         return Item(
-            text=title,
+            text=text,
             cites=[self.cite(row)],
             detail=detail,
             service=row.service,
