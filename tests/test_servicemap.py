@@ -183,3 +183,21 @@ def test_dot_renders_with_graphviz(demo: KB, tmp_path: Path) -> None:
     # Sync calls are solid, events dashed (Graphviz writes a dash array for those).
     async_edges = sum(1 for e in smap["edges"] if e["kind"] == "async_event")
     assert svg.count("stroke-dasharray") == async_edges
+
+
+def test_assess_suggests_merging_only_the_planted_pair_and_flags_conway(
+    demo: KB, demo_org: Any
+) -> None:
+    data = _cli(demo, "assess")
+    verdicts = {s["service"]: s["verdict"] for s in data["services"]}
+    a, b = demo_org.manifest["undeclared_dependency"]["services"]
+    assert verdicts.pop(a) == f"consider merging with {b}"
+    assert verdicts.pop(b) == f"consider merging with {a}"
+    assert set(verdicts.values()) == {"keep separate"}
+    inventory = next(s for s in data["services"] if s["service"] == "inventory-service")
+    signals = {r["signal"] for r in inventory["reasons"] if r["toward"] == "analytics-service"}
+    assert "cochange" in signals
+    # The DATA- tickets changed code of the orders team (inventory) and the data team.
+    assert inventory["conway"] and "data" in inventory["conway"]["text"]
+    assert "orders" in inventory["conway"]["text"]
+    assert inventory["active_people"] and inventory["changes_per_week"] > 0

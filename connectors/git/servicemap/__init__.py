@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from connectors.git.code import PROGRAM_SUFFIXES, comment_syntax
 from connectors.git.references import code_lines
-from connectors.git.servicemap.discover import Layout, TextOf, discover
+from connectors.git.servicemap.discover import Component, Layout, TextOf, discover
 from connectors.git.servicemap.edges import EdgeFinder, ServiceFacts
 from connectors.git.servicemap.facts import FileFacts, file_facts
 from connectors.git.servicemap.vocab import NOT_SERVICE_CODE_DIRS, is_generated
@@ -57,8 +57,13 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
                                      kind=ComponentKind.LIBRARY))  # fmt: skip
     for i in layout.infra:
         out.append(InfrastructureRecord(i.name, i.kind, repo, i.path, i.line))
-    services = [_service_facts(layout, c, paths, text_of) for c in layout.components
-                if c.kind is ComponentKind.SERVICE]  # fmt: skip
+    owned: dict[int, list[str]] = {}
+    for path in paths:
+        owner = layout.owner_of(path)
+        if owner is not None:
+            owned.setdefault(id(owner), []).append(path)
+    services = [_service_facts(c, owned.get(id(c), []) + c.copied, text_of)
+                for c in layout.components if c.kind is ComponentKind.SERVICE]  # fmt: skip
     for e in EdgeFinder(repo, layout, services).find():
         first = e.evidence[0] if e.evidence else None
         out.append(
@@ -69,25 +74,37 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
             )
         )  # fmt: skip
     for sf in services:
-        for f in sf.files:
-            for role, uses in ((EventRole.PUBLISH, f.publishes), (EventRole.SUBSCRIBE, f.consumes)):
-                for use in uses:
-                    out.append(EventTopicRecord(sf.component.name, use.name, role, repo, f.path,
-                                                use.line))  # fmt: skip
+        seen: set[tuple[str, EventRole]] = set()
+        for f, role, topic, line in _topic_uses(sf):
+            if (topic, role) not in seen:
+                seen.add((topic, role))
+                out.append(EventTopicRecord(sf.component.name, topic, role, repo, f.path, line))
     return out
 
 
-def _service_facts(layout: Layout, c: object, paths: list[str], text_of: TextOf) -> ServiceFacts:
-    from connectors.git.servicemap.discover import Component
+def _topic_uses(sf: ServiceFacts) -> list[tuple[FileFacts, EventRole, str, int]]:
+    """(file, role, topic, line) of a service: topics named in code, and topics a setting
+    names (its default in code, else the value the service is given)."""
+    out: list[tuple[FileFacts, EventRole, str, int]] = []
+    given = {b.var: b.value for b in sf.bindings if b.value}
+    for f in sf.files:
+        for role, uses in ((EventRole.PUBLISH, f.publishes), (EventRole.SUBSCRIBE, f.consumes)):
+            out.extend((f, role, use.name, use.line) for use in uses)
+        for read in f.topic_reads:
+            topic = given.get(read.var) or read.default
+            if topic and re.fullmatch(r"[\w.:/-]{1,200}", topic):
+                out.extend((f, role, topic, read.line) for role in sorted(f.roles))
+    return out
 
-    assert isinstance(c, Component)
+
+def _service_facts(c: Component, paths: list[str], text_of: TextOf) -> ServiceFacts:
+    """What the files of one service (`paths`, those it owns) say."""
     files: list[FileFacts] = []
     refs: list[tuple[str, str, int]] = []
     prefix = c.path + "/" if c.path else ""
     for path in paths:
-        if not path.startswith(prefix) or layout.owner_of(path) is not c:
-            continue
-        parts = {p.lower() for p in PurePosixPath(path[len(prefix) :]).parts[:-1]}
+        inside = path[len(prefix) :] if path.startswith(prefix) else path
+        parts = {p.lower() for p in PurePosixPath(inside).parts[:-1]}
         if parts & NOT_SERVICE_CODE_DIRS or not is_map_source(path):
             if path in c.build_files:
                 refs.extend(_refs(path, text_of(path) or ""))
@@ -102,7 +119,7 @@ def _service_facts(layout: Layout, c: object, paths: list[str], text_of: TextOf)
         lines = code_lines(text, syntax, python=python) if syntax else text.split("\n")
         files.append(file_facts(path, lines, python=python))
     bindings = [b for d in c.deployables for b in d.env]
-    return ServiceFacts(c, files, bindings, refs)
+    return ServiceFacts(c, files, bindings, refs + c.refs)
 
 
 def _refs(path: str, text: str) -> list[tuple[str, str, int]]:

@@ -56,8 +56,14 @@ def is_compose(name: str) -> bool:
     return bool(re.match(r"^(docker-)?compose([.-][\w-]+)?\.ya?ml$", name, re.I))
 
 
-def compose_deployables(text: str, path: str) -> list[Deployable]:
-    """Services of a compose file with their build folder, image and environment."""
+def compose_deployables(
+    text: str, path: str, dotenv_values: dict[str, str] | None = None
+) -> list[Deployable]:
+    """Services of a compose file with their build folder, image and environment.
+
+    `${VAR}` in a value, and a bare `- VAR` item, take their value from the `.env` beside
+    the compose file (`dotenv_values`), as docker compose does.
+    """
     docs = load_yaml(text)
     root = docs[0] if docs and isinstance(docs[0], dict) else {}
     services = root.get("services") if "services" in root else None
@@ -73,13 +79,15 @@ def compose_deployables(text: str, path: str) -> list[Deployable]:
         build = spec.get("build")
         context = build.get("context") if isinstance(build, dict) else build
         if isinstance(context, str) and "://" not in context:
-            folder = _join(here, context)
+            folder = _join(here, interpolate(context, dotenv_values or {}))
             dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
+            if isinstance(dockerfile, str):
+                dockerfile = interpolate(dockerfile, dotenv_values or {})
             if folder is not None and isinstance(dockerfile, str) and "/" in dockerfile.strip("./"):
                 # A root context with a Dockerfile in the service's folder (otel-demo).
                 folder = posixpath.dirname(_join(folder, dockerfile) or "") or None
             d.folder = folder
-        d.env = _compose_env(spec.get("environment"), path)
+        d.env = _compose_env(spec.get("environment"), path, dotenv_values or {})
         out.append(d)
     return out
 
@@ -92,16 +100,26 @@ def _join(base: str, rel: str) -> str | None:
     return "" if joined == "." else joined
 
 
-def _compose_env(env: Any, path: str) -> list[Binding]:
+def _compose_env(env: Any, path: str, values: dict[str, str]) -> list[Binding]:
     out: list[Binding] = []
     if isinstance(env, LineDict):
         for key, value in env.items():
-            out.append(Binding(str(key), "" if value is None else str(value), path, env.lines[key]))
+            raw = "" if value is None else str(value)
+            out.append(Binding(str(key), interpolate(raw, values), path, env.lines[key]))
     elif isinstance(env, LineList):
         for item, line in zip(env, env.lines, strict=False):
-            key, _, value = str(item).partition("=")
-            out.append(Binding(key, value, path, line))
+            key, eq, value = str(item).partition("=")
+            value = value if eq else values.get(key, "")
+            out.append(Binding(key, interpolate(value, values), path, line))
     return out
+
+
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def interpolate(value: str, values: dict[str, str]) -> str:
+    """`${A}:${B:-80}` with A and B from `values` (a default when B is unset)."""
+    return _INTERPOLATION.sub(lambda m: values.get(m.group(1), m.group(2) or ""), value)
 
 
 def k8s_deployables(text: str, path: str) -> list[Deployable]:
@@ -244,6 +262,19 @@ def dockerfile_env(text: str, path: str) -> list[Binding]:
         for m in re.finditer(r"([A-Za-z_]\w*)=(\"[^\"]*\"|'[^']*'|[^\s\\]*)", line):
             out.append(Binding(m.group(1), m.group(2).strip("\"'"), path, lineno))
         in_env = line.endswith("\\")
+    return out
+
+
+def dockerfile_copies(text: str) -> list[tuple[str, int]]:
+    """(source, line) of each COPY/ADD from the build context (not from another stage)."""
+    out: list[tuple[str, int]] = []
+    for no, raw in enumerate(source_lines(text), start=1):
+        m = re.match(r"(?i)^\s*(?:COPY|ADD)\s+(.+)$", raw)
+        if not m or "--from" in m.group(1):
+            continue
+        args = [a for a in m.group(1).replace("[", " ").replace("]", " ").replace(",", " ").split()
+                if not a.startswith("--")]  # fmt: skip
+        out.extend((a.strip("\"'"), no) for a in args[:-1] if "://" not in a)
     return out
 
 

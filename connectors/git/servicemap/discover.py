@@ -11,7 +11,8 @@ from pathlib import PurePosixPath
 
 import yaml
 
-from connectors.git.servicemap import deploy
+from connectors.git.code import PROGRAM_SUFFIXES
+from connectors.git.servicemap import aspire, deploy
 from connectors.git.servicemap.deploy import Deployable, Unread
 from connectors.git.servicemap.vocab import (
     LIBRARY_DIRS,
@@ -40,6 +41,10 @@ class Component:
     build_files: list[str] = field(default_factory=list)
     # Names a library is imported by (package name, module path), besides its folder's.
     packages: set[str] = field(default_factory=set)
+    # Code from outside its folder that its image copies in (a shared file), and where the
+    # build points at a library folder: (folder, path, line).
+    copied: list[str] = field(default_factory=list)
+    refs: list[tuple[str, str, int]] = field(default_factory=list)
 
     def spell(self, name: str) -> None:
         """Keep another spelling of this component's name."""
@@ -77,6 +82,18 @@ class Layout:
         hits = [c for c in self.components if key in c.name_keys()]
         return hits[0] if len(hits) == 1 else None
 
+    def server_of(self, proto_service: str) -> Component | None:
+        """The service serving a proto service: the one whose folder holds the .proto, else
+        the one its name means (shared protos/ folders: PaymentService is payment)."""
+        if proto_service not in self.protos:
+            return None
+        path = self.protos[proto_service][0]
+        holder = self.owner_of(path)
+        alone = sum(p == path for p, _ in self.protos.values()) == 1  # not a copy of them all
+        if holder is not None and holder.kind is ComponentKind.SERVICE and alone:
+            return holder
+        return self.by_key(proto_service)
+
     def infra_named(self, name: str) -> Infra | None:
         """Known infrastructure of that name (`admin-server` is `spring-petclinic-admin-server`)."""
         key = service_key(name)
@@ -111,7 +128,11 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
         builds = [p for p in paths if posixpath.dirname(p) == found and is_build_file(p)]
         mine = [d for d in deployables if d.folder in (found, folder)]
         kind = infra_kind(name, *(d.name for d in mine), *(d.image for d in mine))
-        if kind is not None:
+        if (
+            kind is not None
+            and _deployed(folder, builds, deployables)
+            and not _own_tool(name, builds)
+        ):
             label = next((d.name for d in mine if d.name), name)
             infra.setdefault(service_key(label), Infra(label, kind, folder, None))
             continue
@@ -122,12 +143,15 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
         components.append(c)
     layout = Layout(components, list(infra.values()), deployables, unread, protos)
     for proto in protos:
-        served = layout.by_key(proto)
-        if served is not None:
-            served.spell(proto)
+        served = layout.server_of(proto)
+        if served is not None and service_key(proto) in served.name_keys() | {
+            service_key(PurePosixPath(served.path).name)
+        }:
+            served.spell(proto)  # its proto name, when it is a spelling of its own
     _attach(layout, deployables)
     _build_names(layout, text_of)
     _classify(layout, text_of, paths)
+    _copied_code(layout, paths, text_of)
     kinds = list(InfraKind)
     layout.infra.sort(key=lambda i: kinds.index(i.kind))
     return layout
@@ -153,6 +177,9 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
             reader = deploy.catalog_deployables
         elif p.suffix.lower() in (".yaml", ".yml") and "/templates/" not in f"/{path}":
             reader = deploy.k8s_deployables
+        elif name.endswith(".csproj") and aspire.is_app_host(text_of(path) or ""):
+            _app_host(posixpath.dirname(path), paths, text_of, out)
+            continue
         elif name.startswith("dockerfile"):
             text = text_of(path)
             if text:
@@ -170,6 +197,17 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
             unread.append(Unread(path, _first_template_line(text), "templated YAML", fatal=False))
             continue
         try:
+            if reader is deploy.compose_deployables:
+                env_file = posixpath.join(posixpath.dirname(path), ".env")
+                env_values = {
+                    b.var: b.value for b in deploy.dotenv(text_of(env_file) or "", env_file)
+                }
+                for _ in range(2):  # .env env_values name others: A=${HOST}:${PORT}
+                    env_values = {
+                        k: deploy.interpolate(v, env_values) for k, v in env_values.items()
+                    }
+                out.extend(deploy.compose_deployables(text, path, env_values))
+                continue
             out.extend(reader(text, path))
         except yaml.YAMLError as exc:
             unread.append(
@@ -188,6 +226,17 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
             where = f"{folder}/values.yaml"
             unread.append(Unread(where, yaml_error_line(exc, values or ""), "invalid YAML"))
     return out
+
+
+def _app_host(folder: str, paths: list[str], text_of: TextOf, out: list[Deployable]) -> None:
+    """An Aspire app host's projects (their folder resolved later) and infrastructure."""
+    for path in paths:
+        if posixpath.dirname(path) == folder and path.endswith(".cs"):
+            projects, infra = aspire.app_host(text_of(path) or "", path)
+            out.extend(projects)
+            for name, kind, line in infra:
+                out.append(Deployable(name, "aspire-infra", path, line, image=kind.value))
+    out.append(Deployable("", "app-host", folder, None, folder=folder))
 
 
 def _problem(exc: yaml.YAMLError) -> str:
@@ -228,6 +277,9 @@ def _proto_problem(text: str) -> tuple[int, str] | None:
     stack: list[tuple[str, int]] = []
     pairs = {")": "(", "}": "{", "]": "["}
     for no, line in enumerate(text.split("\n"), start=1):
+        opened = [ln for ch, ln in stack if ch == "("]
+        if opened:  # a parameter list never spans lines in a .proto
+            return opened[0], "unclosed '('"
         code = re.sub(r"//.*|\"[^\"]*\"", "", line)
         for ch in code:
             if ch in "({[":
@@ -236,9 +288,6 @@ def _proto_problem(text: str) -> tuple[int, str] | None:
                 if not stack or stack[-1][0] != pairs[ch]:
                     return no, f"unexpected '{ch}'"
                 stack.pop()
-        opened = [ln for ch, ln in stack if ch == "(" and ln < no]
-        if opened:  # a parameter list never spans lines in a .proto
-            return opened[0], "unclosed '('"
     if stack:
         return stack[-1][1], f"unclosed '{stack[-1][0]}'"
     return None
@@ -258,7 +307,8 @@ def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[
         parts = PurePosixPath(path).parts[:-1]
         if is_build_file(path) and parts and not {p.lower() for p in parts} & NOT_COMPONENT_DIRS:
             found.setdefault(posixpath.dirname(path), None)
-    folders = sorted(found)
+    hosts = {d.folder for d in deployables if d.source == "app-host"}
+    folders = sorted(f for f in found if f not in hosts)  # an app host runs, it is not run
     keep: list[str] = []
     for f in folders:
         inner = [g for g in folders if g != f and g.startswith(f + "/")]
@@ -270,6 +320,27 @@ def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[
         keep.append(f)
     order = {d.folder: i for i, d in enumerate(deployables) if d.folder and d.source == "compose"}
     return sorted(keep, key=lambda f: (order.get(f, len(order)), f))
+
+
+def _own_tool(name: str, builds: list[str]) -> bool:
+    """A UI or console for infrastructure that the system writes itself (otel-demo's
+    flagd-ui: a mix.exs project) is one of its services, whatever its name says."""
+    own_code = any(not PurePosixPath(b).name.lower().startswith("dockerfile") for b in builds)
+    return own_code and bool(re.search(r"[-_](ui|console|dashboard|admin)$", name.lower()))
+
+
+def _deployed(folder: str, builds: list[str], deployables: list[Deployable]) -> bool:
+    """Whether something runs this folder: an image is built from it, or a deployment file
+    runs it by its name. Code nothing runs (a library called EventBus) is no broker."""
+    if any(PurePosixPath(b).name.lower().startswith("dockerfile") for b in builds):
+        return True
+    key = service_key(PurePosixPath(folder).name)
+    return any(
+        d.folder == folder
+        or (d.source in ("compose", "k8s", "helm")
+            and key in (service_key(d.name), service_key(image_base(d.image))))
+        for d in deployables
+    )  # fmt: skip
 
 
 # A build in one of these is its parent folder's: src/cartservice/src is cartservice.
@@ -291,8 +362,15 @@ def _attach(layout: Layout, deployables: list[Deployable]) -> None:
             if c is not None and c.path:
                 c.deployables.append(d)
             continue
-        if d.source == "compose" and d.folder is not None:
+        if (d.source == "compose" and d.folder) or d.source == "app-host":
             continue  # attached by folder already
+        if d.source == "aspire-infra":
+            if layout.infra_named(d.name) is None:
+                layout.infra.append(Infra(d.name, InfraKind(d.image), d.path, d.line))
+            continue
+        if d.source == "aspire":  # the folder is the project's name: src/Basket.API
+            name = d.folder
+            d.folder = next((c.path for c in layout.components if c.name == name), None)
         c = None
         if d.folder:
             c = next((c for c in layout.components if c.path == d.folder), None)
@@ -366,7 +444,7 @@ def _runs(c: Component, text_of: TextOf, paths: list[str]) -> bool:
         name = PurePosixPath(path).name.lower()
         text = text_of(path) or ""
         if name.endswith(".csproj") and (
-            "Sdk.Web" in text or re.search(r"<OutputType>\s*Exe", text)
+            re.search(r"Sdk\.(Web|Worker)", text) or re.search(r"<OutputType>\s*Exe", text)
         ):
             return True
         if name in ("pom.xml", "build.gradle", "build.gradle.kts") and re.search(
@@ -381,3 +459,61 @@ def _runs(c: Component, text_of: TextOf, paths: list[str]) -> bool:
         if top_go and re.search(r"(?m)^package main\b", text_of(path) or ""):
             return True
     return False
+
+
+def _copied_code(layout: Layout, paths: list[str], text_of: TextOf) -> None:
+    """Code a service's Dockerfile copies in from outside any component is a shared library
+    (otel-demo's src/shared/tools.py): the service uses it, and its code is the service's."""
+    for c in [c for c in layout.components if c.kind is ComponentKind.SERVICE]:
+        sources = [
+            (d.path, src, line)
+            for d in c.deployables
+            if d.source == "dockerfile"
+            for src, line in deploy.dockerfile_copies(text_of(d.path) or "")
+        ] + [
+            (b, src, line)
+            for b in c.build_files
+            if b.lower().endswith((".csproj", ".fsproj"))  # <Compile Include="..\Shared\X.cs">
+            for src, line in _linked_sources(text_of(b) or "")
+        ]
+        for where, src, line in sources:
+            files = _sources(src.strip("/"), posixpath.dirname(where), paths)
+            files = [
+                f for f in files
+                if _unowned(layout, f) and PurePosixPath(f).suffix in PROGRAM_SUFFIXES
+            ]  # fmt: skip
+            if not files:
+                continue
+            folder = posixpath.dirname(files[0]) if len(files) == 1 else src.strip("/")
+            lib = next((x for x in layout.components if x.path == folder), None)
+            if lib is None:
+                lib = Component(PurePosixPath(folder).name, folder, ComponentKind.LIBRARY)
+                layout.components.append(lib)
+            c.copied.extend(f for f in files if f not in c.copied)
+            c.refs.append((folder, where, line))
+
+
+def _linked_sources(text: str) -> list[tuple[str, int]]:
+    """Source files a .NET project compiles in from elsewhere: (relative path, line)."""
+    out: list[tuple[str, int]] = []
+    for no, line in enumerate(text.split("\n"), start=1):
+        m = re.search(r"<Compile\s+Include=\"(\.\.[^\"]+)\"", line)
+        if m:
+            out.append((m.group(1).replace("\\", "/"), no))
+    return out
+
+
+def _unowned(layout: Layout, path: str) -> bool:
+    owner = layout.owner_of(path)
+    return owner is None or owner.kind is ComponentKind.LIBRARY
+
+
+def _sources(src: str, here: str, paths: list[str]) -> list[str]:
+    """The repository files a COPY source means: from the root context, else the folder's."""
+    if src in ("", ".", "*"):
+        return []
+    for base in (src.removeprefix("./"), posixpath.normpath(posixpath.join(here, src))):
+        hits = [p for p in paths if p == base or p.startswith(base.rstrip("/") + "/")]
+        if hits:
+            return hits
+    return []

@@ -32,7 +32,9 @@ _SETTING = re.compile(r"(?:URL|URI|HOST|HOSTNAME|ADDR|ADDRESS|ENDPOINT|SERVER|AU
 _STEM = re.compile(
     r"(?:_?(?:SERVICE|SVC))?_?(?:BASE_?URL|URL|URI|HOST|HOSTNAME|ADDR|ADDRESS|ENDPOINT)$", re.I
 )
-_DB_SCHEMES = ("postgres", "postgresql", "mysql", "mariadb", "mongodb", "sqlserver", "jdbc")
+_DB_SCHEMES = (
+    "postgres", "postgresql", "mysql", "mariadb", "mongodb", "sqlserver", "jdbc", "oracle"
+)  # fmt: skip
 _LOCAL = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "host.docker.internal", ""})
 
 
@@ -146,8 +148,10 @@ class EdgeFinder:
         for b in sorted(sf.bindings, key=lambda b: (b.path, b.line or 0)):
             bound.setdefault(b.var, []).append(b)
         for var in list(dict.fromkeys([*reads, *bound])):
-            if not _SETTING.search(var) and not any(
-                (r.default or "").count(":") for _, r in reads.get(var, [])
+            if (
+                not _SETTING.search(var)
+                and not var.startswith("services__")
+                and not any((r.default or "").count(":") for _, r in reads.get(var, []))
             ):
                 continue
             dst, deploy_ev = None, None
@@ -193,7 +197,7 @@ class EdgeFinder:
     def _stub_for(self, sf: ServiceFacts, dst: Component) -> tuple[FileFacts, Use] | None:
         for f in sf.files:
             for use in f.stubs:
-                if use.name in self.layout.protos and self.layout.by_key(use.name) is dst:
+                if self.layout.server_of(use.name) is dst:
                     return f, use
         return None
 
@@ -209,9 +213,7 @@ class EdgeFinder:
     def _stubs(self, sf: ServiceFacts) -> None:
         for f in sf.files:
             for use in f.stubs:
-                if use.name not in self.layout.protos:
-                    continue
-                dst = self.layout.by_key(use.name)
+                dst = self.layout.server_of(use.name)
                 if dst is not None and dst is not sf.component:
                     self._add(sf.component, dst, DependencyKind.GRPC, use.name,
                               [self._ev(f.path, use.line)])  # fmt: skip
@@ -225,9 +227,7 @@ class EdgeFinder:
             hits: list[Evidence] = []
             for f in sf.files:
                 for use in f.imports:
-                    if _module(use.name) in names or any(
-                        use.name.startswith(p + "/") for p in lib.packages if "/" in p
-                    ):
+                    if _imports(_module(use.name), names):
                         hits.append(self._ev(f.path, use.line))
                         break
             hits.extend(self._build_refs(sf, lib))
@@ -239,34 +239,43 @@ class EdgeFinder:
         return [self._ev(path, line) for folder, path, line in sf.refs if folder == lib.path]
 
     def _shared_db(self) -> None:
-        users: dict[tuple[str, str], list[ServiceFacts]] = {}
+        """Services on one database (host and name) that touch a common table share it; so do
+        two whose tables are unseen on one side (an ORM), shown by where each is given it."""
+        users: dict[tuple[str, str], dict[int, tuple[ServiceFacts, Evidence]]] = {}
         for sf in self.services:
-            dbs: set[tuple[str, str]] = set()
-            for binding in sf.bindings:
-                db = database_of(binding.value)
+            places = [(b.value, b.path, b.line) for b in sf.bindings]
+            places += [(r.default or "", f.path, r.line) for f in sf.files for r in f.reads]
+            for value, path, line in places:
+                db = database_of(value)
                 if db:
-                    dbs.add(db)
-            for f in sf.files:
-                for r in f.reads:
-                    db = database_of(r.default or "")
-                    if db:
-                        dbs.add(db)
-            for db in dbs:
-                users.setdefault(db, []).append(sf)
-        for (_host, name), sfs in users.items():
-            for i, a in enumerate(sfs):
-                for b in sfs[i + 1 :]:
-                    common = sorted(_tables(a) & _tables(b))
-                    if not common:
-                        continue
-                    first = [_first_use(sf, common[0]) for sf in (a, b)]
-                    ev = [self._ev(p, line) for p, line in first if p]
-                    via = f"{name} ({', '.join(common)})"
+                    users.setdefault(db, {}).setdefault(id(sf), (sf, self._ev(path, line)))
+        for (_host, name), found in users.items():
+            sfs = list(found.values())
+            for i, (a, where_a) in enumerate(sfs):
+                for b, where_b in sfs[i + 1 :]:
+                    ta, tb = _tables(a), _tables(b)
+                    common = sorted(ta & tb)
+                    if common:
+                        first = [_first_use(sf, common[0]) for sf in (a, b)]
+                        ev = [self._ev(p, line) for p, line in first if p]
+                        via = f"{name} ({', '.join(common)})"
+                    elif not ta or not tb:
+                        ev, via = [where_a, where_b], name
+                    else:
+                        continue  # the same database, different tables
                     self._add(a.component, b.component, DependencyKind.SHARED_DB, via, ev)
 
 
 def _module(name: str) -> str:
-    return re.sub(r"[-_.]", "_", name.split(".", 1)[0].split("/", 1)[0].lower())
+    """A package or module name as imports spell it: lowercase, '-' as '_'."""
+    return name.lower().replace("-", "_")
+
+
+def _imports(module: str, names: set[str]) -> bool:
+    """Whether an imported module is one of `names` or inside one: shopcommon.db is in
+    shopcommon, eShop.WebAppComponents.Catalog in eShop.WebAppComponents (not in
+    eShop.ServiceDefaults), @shop/ui/button in @shop/ui."""
+    return any(module == n or module.startswith((n + ".", n + "/")) for n in names)
 
 
 def _tables(sf: ServiceFacts) -> set[str]:

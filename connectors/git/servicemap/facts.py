@@ -38,12 +38,14 @@ _HTTP_CALL = re.compile(
     r"|axios|got\(|urlopen|httpclient|resttemplate|webclient|\.getforobject|\.postforobject"
     r"|\.exchange\(|curl_|file_get_contents|proxy_pass|\.(?:get|post|put|patch|delete)\()"
 )
-_PATH_LITERAL = re.compile(r"[\"'`](/[A-Za-z0-9_{}$.:/-]*)")
+# A path right after a quote, or after an interpolated base: f"{base}/items", `${base}/x`.
+_PATH_LITERAL = re.compile(r"(?:[\"'`]|\}|\+\s*[\"'`])(/[A-Za-z0-9_{}$.:/-]*)")
 _METHOD = re.compile(r"(?i)\b(?:http\.|\.|method\s*[:=]\s*[\"'])(get|post|put|patch|delete)\b")
 _STUB = re.compile(
     r"\b(?:New)?([A-Z]\w*?)(?:Client|Stub|BlockingStub|FutureStub)\s*\("
     r"|\b([A-Z]\w*?)Grpc\.new\w*Stub\("
     r"|\bnew\s+([A-Z]\w*)\.\3Client\("
+    r"|\bAddGrpcClient<\s*(?:\w+\.)*([A-Z]\w*?)Client\s*>"
 )
 _SQL = re.compile(
     r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE(?: IF NOT EXISTS)?)\s+[\"`\[]?([A-Za-z_][\w.]*)"
@@ -63,12 +65,19 @@ _EXTRA_SUBSCRIBE = [
     re.compile(r"\.Consume\(\s*\"([^\"]+)\""),
     re.compile(r"basic_consume\(\s*(?:queue\s*=\s*)?[\"']([^\"']+)"),
     re.compile(r"@RabbitListener\(\s*queues\s*=\s*\{?\s*\"([^\"]+)\""),
+    re.compile(r"\.(?:Subscribe|QueueSubscribe|ChanSubscribe)\(\s*\"([^\"]+)\""),  # NATS (Go)
+    re.compile(r"\bAddSubscription<\s*(\w+)\s*,"),  # an event bus keyed by event type (.NET)
 ]  # fmt: skip
 _EXTRA_PUBLISH = [
     re.compile(r"\.send\(\s*\{[^}]*?\btopic\s*:\s*[\"'`]([^\"'`]+)"),
     re.compile(r"basic_publish\(.*?routing_key\s*=\s*[\"']([^\"']+)"),
+    re.compile(r"\.Publish(?:Msg)?\(\s*\"([^\"]+)\""),  # NATS (Go)
+    re.compile(r"\bnew\s+(\w+IntegrationEvent)\s*\("),  # raised for the bus by its type
 ]  # fmt: skip
 _PUBLISH_KEY_VAR = re.compile(r"routing_key\s*=\s*(?:self\.|cls\.)?([A-Za-z_]\w*)")
+_TOPIC_SETTING = re.compile(r"(?:TOPIC|QUEUE|SUBJECT|STREAM)(?:_?NAME)?$", re.I)
+_PRODUCES = re.compile(r"(?i)producer|\.produce\(|\.publish\w*\(|sendmessage|\.send\(")
+_CONSUMES = re.compile(r"(?i)consumer|\.subscribe\(|\.consume\(|\.poll\(|receivemessage")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*[\"']([^\"']+)[\"']")
 
 
@@ -105,6 +114,10 @@ class FileFacts:
     tables: list[Use] = field(default_factory=list)  # detail "w" when written
     imports: list[Use] = field(default_factory=list)
     publish_call: int = -99  # the line of the last basic_publish( seen
+    # Settings naming a topic or queue (KAFKA_TOPIC), and whether the file produces or
+    # consumes: the topic is their value, resolved with the service's settings.
+    topic_reads: list[Read] = field(default_factory=list)
+    roles: set[EventRole] = field(default_factory=set)
 
 
 def file_facts(path: str, lines: list[str], python: bool = False) -> FileFacts:
@@ -125,7 +138,7 @@ def file_facts(path: str, lines: list[str], python: bool = False) -> FileFacts:
         for m in _DISCOVERY.finditer(line):
             facts.hosts.append(Use(m.group(1), no))
         for m in _STUB.finditer(line):
-            if not re.match(r"\s*(?:class|def|func|type|interface|public|private)\b", line):
+            if not re.search(r"\b(?:class|def|func|type|interface|struct)\s+$", line[: m.start()]):
                 facts.stubs.append(Use(next(g for g in m.groups() if g), no))
         if '"' in line or "'" in line or "`" in line:
             for m in _SQL.finditer(line):
@@ -143,6 +156,13 @@ def file_facts(path: str, lines: list[str], python: bool = False) -> FileFacts:
         for holder in holders:
             if holder not in facts.calls and re.search(rf"\b{re.escape(holder)}\b", line):
                 facts.calls[holder] = Use(holder, no, _endpoint(line))
+    facts.topic_reads = [r for r in facts.reads if _TOPIC_SETTING.search(r.var)]
+    if facts.topic_reads:
+        text = "\n".join(lines)
+        if _PRODUCES.search(text):
+            facts.roles.add(EventRole.PUBLISH)
+        if _CONSUMES.search(text):
+            facts.roles.add(EventRole.SUBSCRIBE)
     for use in topic_uses(lines):
         target = facts.publishes if use.role is EventRole.PUBLISH else facts.consumes
         if all(u.name != use.topic for u in target):

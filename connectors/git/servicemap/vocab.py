@@ -47,7 +47,7 @@ _INFRA_WORDS: dict[InfraKind, str] = {
         fluent-bit logstash alertmanager admin-server""",
     InfraKind.LOADGEN: "locust loadgenerator load-generator load-gen loadgen k6 jmeter gatling",
     InfraKind.REGISTRY: "eureka consul discovery-server registry",
-    InfraKind.CONFIG: "config-server vault etcd",
+    InfraKind.CONFIG: "config-server vault etcd opamp opamp-server",
     InfraKind.FEATURE_FLAGS: "flagd unleash launchdarkly flagd-ui",
     InfraKind.SEARCH: "elasticsearch opensearch solr meilisearch",
     InfraKind.EXTERNAL: "localstack minio azurite mailhog mailpit smtp wiremock",

@@ -25,12 +25,13 @@ from kb.analysis.servicemap.coupling import (
     touched_services,
 )
 from kb.analysis.servicemap.graph import DATA_KINDS, SYNC_KINDS, ServiceGraph, ServiceNode
-from kb.store.history import file_sizes
+from kb.store.history import file_sizes, repo_history
 from kb.store.reader import Reader
 from kb.store.service_graph import ChangeCommit, change_commits
 
 ACTIVE_DAYS = 180
 CONWAY_MIN = 3  # cross-team changes before the Conway check flags a service
+GENERATED_BYTES = 1_000_000  # a source file this large is generated (ingestion skips it too)
 SAME_PEOPLE = 0.5  # share of active people in common that counts as "the same people"
 
 _LANGUAGES = {
@@ -102,7 +103,7 @@ class Assessment:
             out += [f"## {s.service}: {s.verdict}", ""]
             stack = f", {s.stack}" if s.stack else ""
             out.append(
-                f"{len(s.active_people)} people in the last {ACTIVE_DAYS} days "
+                f"{_people(len(s.active_people))} in the last {ACTIVE_DAYS} days "
                 f"({', '.join(s.active_people[:5]) or 'nobody'}), "
                 f"{s.changes_per_week:.1f} changes a week{stack}."
             )
@@ -116,12 +117,20 @@ class Assessment:
         return "\n".join(out).rstrip() + "\n"
 
 
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n} people"
+
+
 def _stack(db: Reader, node: ServiceNode) -> str | None:
     if not node.repo:
         return None
     prefix = node.path.strip("/")
     langs: Counter[str] = Counter()
-    for path in file_sizes(db, node.repo):
+    history = repo_history(db, node.repo, with_changes=False)
+    sizes = file_sizes(db, node.repo)
+    for path, excluded in (history.files if history else {}).items():
+        if excluded or (sizes.get(path) or 0) > GENERATED_BYTES:
+            continue  # generated, vendored or huge files say nothing of the stack
         if prefix and not path.startswith(prefix + "/"):
             continue
         lang = _LANGUAGES.get(PurePosixPath(path).suffix.lower())
@@ -187,7 +196,7 @@ def _assess_one(
     reasons: list[Reason] = []
     signals: dict[str, set[str]] = defaultdict(set)  # neighbour -> signals toward merging
     reasons.append(Reason(
-        "people", f"{len(mine)} people changed it in the last {ACTIVE_DAYS} days",
+        "people", f"{_people(len(mine))} changed it in the last {ACTIVE_DAYS} days",
         [f"{who}: {n} commits" for who, n in mine.most_common(5)],
     ))  # fmt: skip
     reasons.append(Reason(
@@ -212,6 +221,8 @@ def _assess_one(
         if name not in p.services:
             continue
         other = p.services[1] if p.services[0] == name else p.services[0]
+        if p.support < coupling.min_support:
+            continue  # listed for its shared tables only (counted above)
         # Changing together is expected across a declared event or contract; it argues for
         # merging when nothing declares it, or when the two also call each other in sync.
         chatty = p.confidence >= 0.5 and bool(SYNC_KINDS & set(p.declared_kinds))
@@ -245,10 +256,6 @@ def _assess_one(
     if mine_stack and other_stacks and mine_stack not in other_stacks:
         reasons.append(Reason("stack", f"{mine_stack}, unlike its neighbours "
                               f"({', '.join(sorted(s for s in other_stacks if s))})"))  # fmt: skip
-    elif mine_stack:
-        for n in neighbours:
-            if stacks.get(n) == mine_stack and signals.get(n):
-                signals[n].add("same_stack")
     merge = sorted(
         (n for n, sig in signals.items() if {"cochange", "shared_tables"} & sig and len(sig) >= 2),
         key=lambda n: (-len(signals[n]), n),

@@ -20,15 +20,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kb.analysis.servicemap.graph import Edge, Location, ServiceGraph
-from kb.analysis.servicemap.impact import endpoint_key
+from kb.analysis.servicemap.endpoints import endpoint_key, http_calls
+from kb.analysis.servicemap.graph import Location, ServiceGraph
 from kb.analysis.servicemap.sources import RepoFiles
 from kb.store.reader import Reader
 from kb.store.service_graph import ContractDoc, contract_docs, repo_checkouts
 
 _METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
-_PATH_LITERAL = re.compile(r"""["'`](/[A-Za-z0-9_\-./{}:$]*)""")
-_METHOD_WORD = re.compile(r"\b(get|post|put|patch|delete|head)(?:async)?\b", re.I)
 
 KINDS = {
     "undocumented_call": "Calls the spec does not have",
@@ -157,26 +155,6 @@ def _scalar(node: Any) -> str | None:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else None
 
 
-def _calls(edge: Edge, consumer_repo: str | None, files: RepoFiles) -> list[tuple[str, Location]]:
-    """The (endpoint, location) calls an edge stands for: its `via`, or the path literals on
-    the lines of its evidence in the consumer's code."""
-    mine = [loc for loc in edge.evidence if loc.repo == consumer_repo] or edge.evidence[:1]
-    if endpoint_key(edge.via):
-        return [(edge.via, mine[0])] if mine else []
-    out = []
-    for loc in mine:
-        text = files.text(loc.repo, loc.path) if loc.line else None
-        if not text or loc.line is None:
-            continue
-        lines = text.splitlines()
-        line = lines[loc.line - 1] if loc.line <= len(lines) else ""
-        for m in _PATH_LITERAL.finditer(line):
-            method = _METHOD_WORD.search(line)
-            call = f"{method.group(1).upper()} {m.group(1)}" if method else m.group(1)
-            out.append((call, loc))
-    return out
-
-
 def _handles(text: str, status: str) -> bool:
     """Whether code mentions a status: the number, or its name (NOT_FOUND, NotFound)."""
     if re.search(rf"(?<![\d.]){status}(?!\d)", text):
@@ -247,7 +225,7 @@ def _openapi(graph: ServiceGraph, files: RepoFiles, owner: str, spec: Location,
         if edge.kind != "sync_http" or edge.to != owner:
             continue
         consumer = graph.service(edge.from_)
-        for call, loc in _calls(edge, consumer.repo if consumer else None, files):
+        for call, loc in http_calls(edge, consumer.repo if consumer else None, files):
             key = endpoint_key(call)
             if key is None:
                 continue

@@ -1,7 +1,8 @@
 """`kb impact PATH|TOPIC|RPC|ENDPOINT`: who a change would reach, and who must hear of it.
 
 The target is matched, in order, as an event topic, a gRPC service or method, an HTTP
-endpoint (`GET /users/{id}`, placeholders matching any name), a service, and finally a path
+endpoint (`GET /users/{id}`, placeholders matching any name), a service, a shared library
+(by name or folder), and finally a path
 (`repo:path` or a path in some repository: a contract file, a folder of a service or a
 library). Its consumers come with the evidence of each use. What historically changed with
 it comes from the change sets (`kb coupling`) holding a commit to its files; who needs to
@@ -10,12 +11,12 @@ hear are the consumers' owners (catalogue, CODEOWNERS) and the people who know t
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kb.analysis.servicemap.coupling import stored_change_sets
+from kb.analysis.servicemap.endpoints import endpoint_key, http_calls
 from kb.analysis.servicemap.graph import (
     ASYNC_KINDS,
     SYNC_KINDS,
@@ -24,15 +25,14 @@ from kb.analysis.servicemap.graph import (
     ServiceGraph,
     ServiceNode,
 )
+from kb.analysis.servicemap.sources import RepoFiles
 from kb.errors import NotFoundError
 from kb.store.reader import Reader
-from kb.store.service_graph import commit_files, commits_touching, contract_docs
+from kb.store.service_graph import commit_files, commits_touching, contract_docs, repo_checkouts
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
 
-_ENDPOINT = re.compile(r"^(?:(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+)?(/\S*)$", re.I)
-_PLACEHOLDER = re.compile(r"\{[^}]*\}|:[A-Za-z_]\w*|<[^>]*>")
 TOP = 10
 
 
@@ -95,7 +95,7 @@ class Impact:
     """Who consumes the target, what changes with it, who needs to hear."""
 
     target: str
-    kind: str  # topic | rpc | endpoint | service | path
+    kind: str  # topic | rpc | endpoint | service | library | path
     providers: list[str]
     consumers: list[Consumer]
     cochanges: list[CoChange] = field(default_factory=list)
@@ -139,24 +139,13 @@ class Impact:
         return "\n".join(out) + "\n"
 
 
-def _norm_path(path: str) -> str:
-    return _PLACEHOLDER.sub("{}", path.split("?", 1)[0].rstrip("/") or "/")
-
-
-def endpoint_key(text: str) -> tuple[str | None, str] | None:
-    """("GET", "/users/{}") for "GET /users/{id}"; (None, path) with no method; None if no
-    endpoint."""
-    m = _ENDPOINT.match(text.strip())
-    if not m:
-        return None
-    return (m.group(1).upper() if m.group(1) else None, _norm_path(m.group(2)))
-
-
 def _consumer(edge: Edge, service: str, provider: str | None) -> Consumer:
     return Consumer(service, edge.kind, edge.via, provider, list(edge.evidence))
 
 
-def _match(graph: ServiceGraph, target: str) -> tuple[str, list[str], list[Consumer]]:
+def _match(
+    graph: ServiceGraph, target: str, files: RepoFiles
+) -> tuple[str, list[str], list[Consumer]]:
     """(kind, providers, consumers) the target names, or ("", [], []) if nothing does."""
     topic = [e for e in graph.edges if e.kind in ASYNC_KINDS and e.via == target]
     if topic or any(u.topic == target for u in graph.events):
@@ -182,17 +171,22 @@ def _match(graph: ServiceGraph, target: str) -> tuple[str, list[str], list[Consu
     if key is not None:
         found = []
         for e in graph.edges:
-            have = endpoint_key(e.via) if e.kind == "sync_http" else None
-            if have and have[1] == key[1] and (key[0] is None or have[0] in (None, key[0])):
-                found.append(e)
-        return (
-            "endpoint",
-            sorted({e.to for e in found}),
-            [_consumer(e, e.from_, e.to) for e in found],
-        )
+            if e.kind != "sync_http":
+                continue
+            caller = graph.service(e.from_)
+            for call, loc in http_calls(e, caller.repo if caller else None, files):
+                have = endpoint_key(call)
+                if have and have[1] == key[1] and (key[0] is None or have[0] in (None, key[0])):
+                    found.append(Consumer(e.from_, e.kind, call, e.to, [loc]))
+                    break
+        return "endpoint", sorted({c.provider for c in found if c.provider}), found
     node = graph.service(target)
     if node is not None:
         return "service", [node.name], _dependents(graph, node.name)
+    folder = target.strip("/")
+    lib = [e for e in graph.edges if e.kind == "library" and folder in (e.to, e.via.strip("/"))]
+    if lib:
+        return "library", sorted({e.to for e in lib}), [_consumer(e, e.from_, e.to) for e in lib]
     return "", [], []
 
 
@@ -337,7 +331,7 @@ def impact(
 ) -> Impact:
     """Who consumes `target`, what changed with it, who needs to hear."""
     target = target.strip()
-    kind, providers, consumers = _match(graph, target)
+    kind, providers, consumers = _match(graph, target, RepoFiles(repo_checkouts(db)))
     if kind:
         result = Impact(target, kind, providers, consumers)
         anchors = _anchor_files(db, graph, kind, target, providers)
@@ -365,6 +359,10 @@ def _anchor_files(
         for doc in contract_docs(db):
             if doc.service in providers and doc.repo and doc.path and spec in (None, doc.spec):
                 out.append(Location(doc.repo, doc.path))
+    elif kind == "library":
+        for e in graph.edges:
+            if e.kind == "library" and e.to in providers and e.via and e.evidence:
+                out.append(Location(e.evidence[0].repo, e.via.strip("/")))
     elif kind == "service":
         for name in providers:
             node = graph.service(name)
