@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from facts import Facts
+from fakes.openai_api import FakeOpenAI
 from gitrepo import Repo
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -294,3 +295,22 @@ def test_list_items_under_their_headings() -> None:
         ("Things to know", "Ask in #eng."),
     ]
     assert [is_first_week(i) for i in items] == [True, True, False]
+
+
+def test_a_configured_openai_compatible_llm_smooths_the_guide_over_http(demo: KB) -> None:
+    plain = demo.onboarding.guide("payment-service").to_json()
+    with FakeOpenAI() as server:
+        server.reply("1. Where payment-service sits, and who it talks to.")
+        settings = Settings(home=demo.settings.home, llm_provider="openai", llm_model="test",
+                            llm_base_url=server.url + "/v1", llm_timeout_s=5.0)  # fmt: skip
+        app = KB(settings)
+        try:
+            smoothed = app.onboarding.guide("payment-service").to_json()
+        finally:
+            app.close()
+        [call] = server.chat_calls()
+    assert smoothed["smoothed_by"] == "openai:test"
+    assert smoothed["sections"][0]["intro"] == "Where payment-service sits, and who it talks to."
+    assert [s["items"] for s in smoothed["sections"]] == [s["items"] for s in plain["sections"]]
+    sent = call.messages_text()
+    assert "Items:" in sent and "shopfast.slack.com" not in sent  # citations are never sent
