@@ -44,10 +44,6 @@ class AgentContext:
     sections: list[Section]
     owners: list[str] = field(default_factory=list)
 
-    def section(self, key: str) -> Section:
-        """A section by key (contracts, rules:<topic>, danger, rules, decisions, experts)."""
-        return next(s for s in self.sections if s.key == key)
-
     def to_json(self) -> dict[str, Any]:
         """The stable `kb context --json` object."""
         return {

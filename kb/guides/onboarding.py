@@ -14,7 +14,7 @@ smoothed (`kb.guides.prose`); the items and their citations are never sent back 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from kb.store import history as sh
 if TYPE_CHECKING:
     from kb.guides.prose import Smoother
 
-HOTSPOTS = {None: 5, "service": 3}  # hotspot danger zones listed (whole system, one service)
+HOTSPOTS_SYSTEM, HOTSPOTS_SERVICE = 5, 3  # hotspot danger zones listed
 EXPERTS = 3
 # Documents every newcomer reads, by file name (README, architecture, runbook ...).
 _READ_FIRST = ("readme", "architecture", "runbook", "operations", "oncall", "services")
@@ -47,11 +47,6 @@ class OnboardingGuide:
     sections: list[Section]
     mermaid: str | None = None
     smoothed_by: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def section(self, key: str) -> Section:
-        """A section by its key (overview, first_week, danger, ...)."""
-        return next(s for s in self.sections if s.key == key)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `kb onboarding --json` object."""
@@ -359,7 +354,7 @@ def _wisdom_section(
     f: GuideFacts, scope: Scope, key: str, title: str, intro: str, empty: str
 ) -> Section:
     rows = f.wisdom(scope, key)
-    hotspots = HOTSPOTS[None if scope.service is None else "service"]
+    hotspots = HOTSPOTS_SYSTEM if scope.service is None else HOTSPOTS_SERVICE
     kept, seen = [], 0
     for r in rows:
         if r.external_id.startswith("hotspot:"):
