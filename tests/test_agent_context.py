@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from facts import Facts
 
 from kb.app import KB
 from kb.cli import cli
+from kb.contract.connector import SourceConfig
+from kb.contract.kinds import WisdomKind, WisdomOrigin
+from kb.contract.records import PersonRecord, ServiceRecord, WisdomRecord
 from kb.errors import KBError
 from kb.guides.agent_context import AgentContextService
 from kb.guides.citations import Cite
@@ -185,3 +190,30 @@ def test_make_demo_writes_the_guide_and_one_context_file_per_service(
     assert (tmp_path / "onboarding.md").read_text(encoding="utf-8").startswith("# Onboarding")
     names = sorted(s.name for s in demo.services().services)
     assert sorted(p.stem for p in (tmp_path / "context").glob("*.md")) == names
+
+
+def test_a_taught_rule_on_schema_changes_is_quoted_with_its_teller(history_kb: KB) -> None:
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    rule = (
+        "During a schema migration we dual-publish ledger.posted v1 and v2 until every "
+        "consumer reads v2. Consumers must ignore fields they do not know."
+    )
+    facts = Facts(
+        PersonRecord(name="Ana Lima", emails=("ana@x.io",), seen_at=when),
+        ServiceRecord("ledger", owner_team="money", description="The ledger."),
+        WisdomRecord(external_id="test:dual", kind=WisdomKind.UNWRITTEN_RULE,
+                     title="Dual-publish during schema migrations", body=rule,
+                     origin=WisdomOrigin.TAUGHT, service="ledger", said_by_email="ana@x.io",
+                     created_at=when),
+    )  # fmt: skip
+    history_kb.ingestor().run(SourceConfig("slack", "facts", "local", {}), connector=facts)
+    ctx = history_kb.agent_context.context("ledger").to_json()
+    (quoted,) = _section(ctx, "rules:schema_changes")
+    assert quoted["text"].startswith("During a schema migration we dual-publish ledger.posted")
+    (cite,) = quoted["cites"]
+    assert (cite["kind"], cite["said_by"], cite["date"]) == ("note", "Ana Lima", "2026-03-02")
+    assert [i["id"] for i in _section(ctx, "unwritten")] == ["test:dual"]
+    assert ctx["owners"] == ["team money"] and ctx["talks_to"] == []
+    md = history_kb.agent_context.context("ledger").to_markdown()
+    assert "### Event and schema changes (dual-publish)" in md
+    assert "told by Ana Lima on 2026-03-02" in md

@@ -237,7 +237,7 @@ def _rule_texts(f: GuideFacts, scope: Scope, contracts: list[Any]) -> list[RuleT
         if row.kind in _NOT_RULES or row.external_id.startswith("hotspot:"):
             continue
         if scope.holds(row.service, row.repo, row.path_glob):
-            texts.append(RuleText(f"{row.title}.\n\n{row.body}", f.cite(row), 2))
+            texts.append(RuleText(row.body or row.title, f.cite(row), 2))  # the title sums it up
     repos = {scope.repo} if scope.repo else set()
     texts += [RuleText(d.body, f.doc_cite(d), 3) for d in f.docs(repos)]
     texts += [RuleText(d.body, f.doc_cite(d), 4) for d in f.docs(repos, (DocumentKind.CODE,))
