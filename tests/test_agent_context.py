@@ -217,3 +217,13 @@ def test_a_taught_rule_on_schema_changes_is_quoted_with_its_teller(history_kb: K
     md = history_kb.agent_context.context("ledger").to_markdown()
     assert "### Event and schema changes (dual-publish)" in md
     assert "told by Ana Lima on 2026-03-02" in md
+
+
+def test_the_mcp_server_serves_both_as_the_cli_renders_them(demo: KB) -> None:
+    from kb_mcp import resources, schemas, tools
+
+    guide = resources.read(demo, "onboarding://payment-service")
+    assert guide == demo.onboarding.guide("payment-service").to_markdown()
+    rendered = tools.service_context(demo, schemas.ServiceArgs(service="payment-service"))
+    assert rendered.data == demo.agent_context.context("payment-service").to_json()
+    assert rendered.text.startswith("# payment-service: context for coding agents")
