@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
     from kb.guides.agent_context import AgentContextService
+    from kb.guides.incidents import IncidentService
     from kb.guides.knowledge import GuideFacts
     from kb.guides.onboarding import OnboardingService
     from kb.guides.prose import Smoother
@@ -469,6 +470,22 @@ class KB:
             for r in source_rows(self.reader)
             if r.kind in ("git", "adr") and Path(r.location).is_dir()
         ]
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        """Incident trace plans: directions, similar incidents, suspect changes, whom to page."""
+        from kb.guides.incidents import IncidentService
+
+        return IncidentService(
+            self.reader,
+            self.servicemap.graph,
+            self.experts,
+            self.staleness,
+            self.hotspots,
+            deploy_channels=self.settings.deploy_channels,
+            deploy_pattern=self.settings.deploy_pattern,
+            blast=self.servicemap.blast_radius,
+        )
 
     @cached_property
     def vectors(self) -> VectorStore:
