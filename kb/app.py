@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from kb.contract.connector import Connector, SourceConfig
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.guides.agent_context import AgentContextService
     from kb.guides.incidents import IncidentService
+    from kb.guides.knowledge import GuideFacts
+    from kb.guides.onboarding import OnboardingService
+    from kb.guides.prose import Smoother
     from kb.ingest.indexing import Indexer
     from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import Ingestor, IngestReport
@@ -414,6 +418,58 @@ class KB:
     def services(self) -> ServiceList:
         """Every service kb knows."""
         return self.catalog.services()
+
+    def guide_facts(self) -> GuideFacts:
+        """What the onboarding guide and agent context files cite, read now."""
+        from kb.guides.knowledge import GuideFacts
+
+        return GuideFacts(self.store, self.reader, self.staleness.stale().entries, self.adrs())
+
+    def _guide_smoother(self) -> Smoother | None:
+        """The configured chat model, to smooth guides' prose (None: no LLM configured)."""
+        from kb.answer.llm import build_chat_model
+        from kb.guides.prose import Smoother
+
+        model = build_chat_model(self.settings)
+        if model is None:
+            return None
+        return Smoother(model, f"{self.settings.llm_provider}:{self.settings.llm_model}")
+
+    def _service_map(self, service: str | None) -> str | None:
+        """The Mermaid map of the system, or of one service and its neighbours."""
+        drawn = self.servicemap.map(service)
+        return drawn.to_mermaid() if drawn.graph.services else None
+
+    @cached_property
+    def onboarding(self) -> OnboardingService:
+        """Onboarding guides to the whole system or one service, every item cited."""
+        from kb.guides.onboarding import OnboardingService
+
+        return OnboardingService(
+            self.guide_facts,
+            self.experts,
+            self.incident_log,
+            self.gaps,
+            service_map=self._service_map,
+            smoother=self._guide_smoother(),
+        )
+
+    @cached_property
+    def agent_context(self) -> AgentContextService:
+        """Context files for coding agents (AGENTS.md / CLAUDE.md), one per service."""
+        from kb.guides.agent_context import AgentContextService
+
+        return AgentContextService(self.guide_facts, self.experts, self._ingested_paths)
+
+    def _ingested_paths(self) -> list[Path]:
+        """The local folders kb ingests (repositories, ADR folders): never written unasked."""
+        from kb.store.history import source_rows
+
+        return [
+            Path(r.location)
+            for r in source_rows(self.reader)
+            if r.kind in ("git", "adr") and Path(r.location).is_dir()
+        ]
 
     @cached_property
     def incidents(self) -> IncidentService:
