@@ -504,6 +504,12 @@ def test_run_ingests_each_repo_by_name_and_prints_the_tables(
     assert f"ingest git {repos / 'tiny'} --name tiny #nomap" in calls
     assert "| map share of ingest |" in out
     assert "| **overall** | 1.00 | 1.00 | 1.00 |" in out
+    log.write_text("")
+    main(["--repos-dir", str(repos), "--truth-dir", str(truth_dir), "--kb", str(kb),
+          "--ingest-runs", "3"])  # fmt: skip
+    ingests = [c for c in log.read_text().splitlines() if c.startswith("ingest")]
+    assert len(ingests) == 6 and sum(c.endswith("#nomap") for c in ingests) == 3
+    capsys.readouterr()
     monkeypatch.setattr("bench.map.kb_reads_switch", lambda *_: False)
     main(["--repos-dir", str(repos), "--truth-dir", str(truth_dir), "--kb", str(kb)])
     assert "KB_MAP_EXTRACTION is not read by this kb" in capsys.readouterr().out
