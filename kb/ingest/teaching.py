@@ -32,6 +32,8 @@ class TaughtNote:
         wisdom_kind: WisdomKind = WisdomKind.UNWRITTEN_RULE,
         severity: Severity = Severity.MEDIUM,
         origin: WisdomOrigin = WisdomOrigin.TAUGHT,
+        url: str | None = None,
+        captured_by: str | None = None,
     ) -> None:
         if origin is WisdomOrigin.EXTRACTED:
             raise ValueError("a taught note is taught by a person or an agent, not extracted")
@@ -42,6 +44,8 @@ class TaughtNote:
         self.wisdom_kind = wisdom_kind
         self.severity = severity
         self.origin = origin
+        self.url = url
+        self.captured_by = captured_by
         digest = hashlib.sha256(
             f"{self.text}\x00{said_by or ''}\x00{when.isoformat()}".encode()
         ).hexdigest()[:16]
@@ -75,10 +79,12 @@ class TaughtNote:
             author_email=self.said_by if self.said_by and "@" in self.said_by else None,
             created_at=self.when,
             updated_at=self.when,
+            url=self.url,
             meta={
                 "wisdom_kind": self.wisdom_kind.value,
                 "said_by": self.said_by,
                 "origin": self.origin.value,
+                **({"captured_by": self.captured_by} if self.captured_by else {}),
             },
         )
         yield WisdomRecord(
