@@ -20,7 +20,7 @@ from botslack import Running, new_ts, running_bot, slack_settings, workspace
 from fakes.slack_app import APP_TOKEN, BOT_USER, FakeSlack, FakeSocketMode, event_callback
 from sqlalchemy import select
 
-from kb import KB, Answer, Citation, Settings
+from kb import KB, Settings
 from kb.store.models import Question
 
 
@@ -161,40 +161,6 @@ def test_follow_up_in_the_bots_thread_needs_no_mention(live: Running) -> None:
     time.sleep(1.0)
     assert live.replies_in(other, timeout=0.1) == []
     assert len(live.replies_in(ts, timeout=0.1)) == 2
-
-
-def test_a_long_answer_is_split_within_block_kit_limits() -> None:
-    from bot.render import BLOCKS_PER_MESSAGE, answer_blocks, messages, split_text
-
-    paragraph = "The order service retries with backoff. " * 40
-    long = Answer("q?", "\n\n".join([paragraph] * 12), 0.8, [], id="abc")
-    long.citations = [Citation(_source(n), "snippet", 1.0, number=n) for n in range(1, 80)]
-    blocks = answer_blocks(long)
-    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if "text" in b)
-    chunks = list(messages(blocks))
-    assert len(chunks) > 1 and all(len(c) <= BLOCKS_PER_MESSAGE for c in chunks)
-    assert chunks[-1][-1]["type"] == "actions"  # the buttons close the last message
-    assert "".join(split_text("word " * 2000, 100)).replace(" ", "") == "word" * 2000
-
-
-def _source(n: int) -> Any:
-    from kb.store.search import SourceRef
-
-    return SourceRef(
-        n,
-        f"doc:{n}",
-        "adr",
-        f"ADR {n}: a decision [draft]",
-        "repo",
-        None,
-        "docs/adr.md",
-        "abc",
-        f"https://git.example/adr/{n}",
-        "Ann",
-        None,
-        None,
-        {},
-    )
 
 
 # --- slash commands ----------------------------------------------------------------------------

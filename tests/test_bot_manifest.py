@@ -1,0 +1,77 @@
+"""bot/manifest.yml asks for exactly what the bot uses: no missing scope, none to spare."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+
+# Each Web API method the bot calls, and the bot scope it needs (None: no scope needed).
+METHOD_SCOPES: dict[str, str | None] = {
+    "auth_test": None,
+    "chat_postMessage": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "chat_update": "chat:write",
+    "chat_getPermalink": None,
+    "reactions_add": "reactions:write",
+    "reactions_remove": "reactions:write",
+    "users_info": "users:read",
+    "users_list": "users:read",
+    "users_conversations": "groups:read",
+    "conversations_info": "channels:read",
+    "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
+    "views_open": None,
+    "files_upload_v2": "files:write",
+}
+# Events, and the scope each needs to be delivered.
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "member_joined_channel": "channels:read",
+    "channel_rename": "channels:read",
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
+}
+
+
+def _manifest() -> dict:
+    return yaml.safe_load((BOT / "manifest.yml").read_text())
+
+
+def _calls() -> set[str]:
+    source = "\n".join(p.read_text() for p in BOT.glob("*.py"))
+    return set(re.findall(r"\bclient\.(\w+)\(", source))
+
+
+def test_every_api_call_has_its_scope_and_every_scope_a_use() -> None:
+    manifest = _manifest()
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    calls = _calls()
+    assert calls <= set(METHOD_SCOPES), f"add to METHOD_SCOPES: {calls - set(METHOD_SCOPES)}"
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    needed = {METHOD_SCOPES[c] for c in calls} | {EVENT_SCOPES[e] for e in events}
+    needed |= {"commands"}  # the slash command
+    needed.discard(None)
+    assert scopes == needed
+
+
+def test_manifest_names_what_the_app_listens_to() -> None:
+    manifest = _manifest()
+    features = manifest["features"]
+    assert [c["command"] for c in features["slash_commands"]] == ["/kb"]
+    (shortcut,) = features["shortcuts"]
+    source = (BOT / "app.py").read_text()
+    assert shortcut["type"] == "message" and f'"{shortcut["callback_id"]}"' in source
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        name = event.split(".")[0]
+        assert name.startswith("assistant_") or f'app.event("{name}")' in source, event
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    prompts = [p["message"] for p in features["assistant_view"]["suggested_prompts"]]
+    assert "Who knows the token code?" in prompts
