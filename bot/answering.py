@@ -114,6 +114,11 @@ class Bot:
         found.update(c["id"] for c in channels)
         return found
 
+    def private_channel(self, channel: str) -> str | None:
+        """The channel's id when it is private (what is taught there stays there), else None."""
+        info = self.client.conversations_info(channel=channel)["channel"]
+        return channel if info.get("is_private") or info.get("is_im") else None
+
     # --- answering -----------------------------------------------------------------------
 
     def thread_question(self, where: Where, text: str) -> str:

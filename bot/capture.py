@@ -133,6 +133,7 @@ def submit_remember(bot: Bot, body: dict[str, Any]) -> None:
             by=author,
             url=permalink.get("permalink"),
             captured_by=bot.person(capturer),
+            private_to=bot.private_channel(meta["channel"]),
         )
         bot.tell(where, f"🧠 {remembered.to_markdown().strip()} (captured by you)")
     except Exception as exc:
@@ -282,6 +283,7 @@ def capture_reply(bot: Bot, body: dict[str, Any]) -> None:
             by=asked.get("name"),
             url=permalink.get("permalink"),
             captured_by=bot.person(where.user),
+            private_to=bot.private_channel(target["channel"]),
         )
         bot.tell(where, f"🧠 {remembered.to_markdown().strip()}")
     except Exception as exc:

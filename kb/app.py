@@ -345,12 +345,14 @@ class KB:
         origin: WisdomOrigin | None = None,
         url: str | None = None,
         captured_by: str | None = None,
+        private_to: str | None = None,
     ) -> Remembered:
         """Store taught knowledge in the teller's words, attributed and dated.
 
         `origin` is `taught` (a person, the default) or `agent_taught` (a coding agent,
         through MCP): answers cite an agent's note as such. A note captured from a
-        conversation cites it (`url`, a Slack permalink) and names who captured it.
+        conversation cites it (`url`, a Slack permalink) and names who captured it; one
+        captured in a private channel (`private_to`, its id) is cited only to its members.
         """
         from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
         from kb.ingest.teaching import Remembered, TaughtNote, taught_source
@@ -365,6 +367,7 @@ class KB:
             origin=origin or WisdomOrigin.TAUGHT,
             url=url,
             captured_by=captured_by,
+            private_to=private_to,
         )
         report = self.ingest(
             taught_source(self.settings), connector=note, indexer=self._note_indexer()

@@ -225,32 +225,36 @@ def test_slash_commands_of_services_in_the_making(live: Running, text: str, serv
 # --- capture, feedback, the expert --------------------------------------------------------------
 
 
-def test_remember_this_shortcut_and_modal_make_a_cited_note(live: Running) -> None:
-    words = "The fraud check must run before the 3DS challenge, or Visa declines double-charge."
-    ts = live.message(words, channel="C02", user="U02")
+def _capture(
+    live: Running, channel: str, words: str, summary: str, service: str = "payment-service"
+) -> str:
+    """Bob says `words` in `channel`; Alice captures it with the shortcut and the modal."""
+    ts = live.message(words, channel=channel, user="U02")
     message = {"type": "message", "user": "U02", "ts": ts, "text": words}
+    opened_before = len(live.slack.posts("views.open"))
     live.sender.interaction(
         {
             "type": "message_action",
             "callback_id": "kb_remember",
             "trigger_id": "trig-9",
             "user": {"id": "U01"},
-            "channel": {"id": "C02"},
+            "channel": {"id": channel},
             "message": message,
             "team": {"id": "T00000001"},
             "response_url": live.slack.response_url(),
         }
     )
-    (opened,) = _wait(lambda: live.slack.posts("views.open"))
-    view = opened["view"]
+    opened = _wait(lambda: live.slack.posts("views.open")[opened_before:])
+    view = opened[0]["view"]
     assert view["callback_id"] == "kb_remember_modal" and {
         b.get("block_id") for b in view["blocks"]
     } >= {"kind", "service", "summary"}
     values = {
         "kind": {"value": {"type": "static_select", "selected_option": {"value": "danger_zone"}}},
-        "service": {"value": {"type": "plain_text_input", "value": "payment-service"}},
-        "summary": {"value": {"type": "plain_text_input", "value": "Fraud check before 3DS"}},
+        "service": {"value": {"type": "plain_text_input", "value": service}},
+        "summary": {"value": {"type": "plain_text_input", "value": summary}},
     }
+    confirmed = len(live.slack.posts("chat.postEphemeral"))
     status, _, _ = live.sender.interaction(
         {
             "type": "view_submission",
@@ -260,6 +264,13 @@ def test_remember_this_shortcut_and_modal_make_a_cited_note(live: Running) -> No
         }
     )
     assert status == 200
+    _wait(lambda: live.slack.posts("chat.postEphemeral")[confirmed:])
+    return ts
+
+
+def test_remember_this_shortcut_and_modal_make_a_cited_note(live: Running) -> None:
+    words = "The fraud check must run before the 3DS challenge, or Visa declines double-charge."
+    ts = _capture(live, "C02", words, "Fraud check before 3DS")
     _ephemeral(live, "U01", "Remembered")
     asked = live.mention("should the fraud check run before the 3DS challenge?")
     text = _text(live.replies_in(asked)[0]["blocks"])
@@ -473,6 +484,15 @@ def test_private_channel_content_stays_with_its_members(tmp_path: Path, embedder
             public = live.mention(question, channel="C01")
             inside = live.mention(question, channel="G01", user="U02")
             found = {ts: _text(live.replies_in(ts)[0]["blocks"]) for ts in (public, inside)}
+            # Captured in the private channel, a note stays there too.
+            _capture(
+                live, "G01", "Refund overrides need two approvers from finance-ops.", "2FA", ""
+            )
+            taught = "who approves refund overrides?"
+            for channel, user in (("C01", "U01"), ("G01", "U02")):
+                found[channel] = _text(
+                    live.replies_in(live.mention(taught, channel, user))[0]["blocks"]
+                )
             dms = []
             for user in ("U02", "U01"):  # a member of #sec-ops, then someone who is not
                 live.message(question, channel="D01", user=user)
@@ -483,6 +503,8 @@ def test_private_channel_content_stays_with_its_members(tmp_path: Path, embedder
     assert "#sec-ops" not in found[public] and "three of the five" not in found[public]
     assert "#sec-ops" in found[inside]
     assert "#sec-ops" in dms[0] and "#sec-ops" not in dms[1]
+    assert "taught note" in found["G01"] and "two approvers" not in found["C01"]
+    assert "Refund overrides" not in found["C01"]
 
 
 def _posts_in(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
@@ -75,3 +76,24 @@ def test_manifest_names_what_the_app_listens_to() -> None:
     assert manifest["settings"]["socket_mode_enabled"] is True
     prompts = [p["message"] for p in features["assistant_view"]["suggested_prompts"]]
     assert "Who knows the token code?" in prompts
+
+
+def test_kb_bot_names_the_missing_settings_and_never_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import bot
+    from kb.errors import ConfigError
+
+    for name in ("KB_SLACK_APP_TOKEN", "KB_SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KB_SLACK_BOT_TOKEN", "xoxb-123-secret-value")
+    runner = CliRunner()
+    socket = runner.invoke(bot, [], obj={"home": str(tmp_path)})
+    assert isinstance(socket.exception, ConfigError)
+    assert "KB_SLACK_APP_TOKEN" in str(socket.exception)
+    http = runner.invoke(bot, ["--http", "--port", "0"], obj={"home": str(tmp_path)})
+    assert "KB_SLACK_SIGNING_SECRET" in str(http.exception)
+    assert "secret-value" not in str(http.exception) + http.output
+    assert "kb bot --http --port 3000" in runner.invoke(bot, ["--help"]).output
