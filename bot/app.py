@@ -8,9 +8,11 @@ and answered once.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Assistant, BoltResponse, SetStatus, SetSuggestedPrompts
@@ -34,6 +36,7 @@ SUGGESTED_PROMPTS = [
     {"title": "Why is it so", "message": "Why is payment to order async?"},
     {"title": "Danger zones", "message": "What should I watch out for in order-service?"},
 ]
+FORGET_EVERY = 1000  # events between two clean-ups of old claims
 LISTENER_THREADS = 16  # answers in flight at once (bolt's pool); the rest queue
 
 
@@ -82,9 +85,15 @@ def build_app(kb: KB, client: WebClient | None = None, http: bool = False) -> tu
 
 
 def _once(bot: Bot) -> Callable[..., BoltResponse | None]:
-    """Global middleware: an event id already handled is acknowledged and dropped."""
+    """Global middleware: an event id already handled is acknowledged and dropped.
+
+    Claims older than a day are forgotten now and then (Slack retries within the hour).
+    """
+    count = itertools.count(1).__next__  # `next` is bolt's, in the middleware below
 
     def once(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        if count() % FORGET_EVERY == 1:  # at the first event, then every FORGET_EVERY
+            bot.kb.deliveries.forget("slack:event:", datetime.now(UTC) - timedelta(days=1))
         event_id = body.get("event_id")
         key = f"slack:event:{body.get('team_id')}:{event_id}"
         if body.get("type") == "event_callback" and event_id and not bot.kb.deliveries.claim(key):

@@ -6,8 +6,10 @@ after the bot restarts; claiming its id here, in the shared store, makes it answ
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from kb.store.models import SurfaceEvent, utcnow
@@ -44,3 +46,14 @@ class Deliveries:
             else:
                 row.data = dict(data)
                 row.updated_at = utcnow()
+
+    def forget(self, prefix: str, before: datetime) -> int:
+        """Drop keys starting with `prefix` claimed before `before`; how many went."""
+        with self.store.transaction() as s:
+            result = s.execute(
+                delete(SurfaceEvent).where(
+                    SurfaceEvent.key.startswith(prefix, autoescape=True),
+                    SurfaceEvent.created_at < before,
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
