@@ -124,8 +124,8 @@ class Bot:
     def thread_question(self, where: Where, text: str) -> str:
         """The question, with the thread's earlier questions before it as context."""
         question = strip_mentions(text)
-        if not where.thread_ts or (where.is_dm and where.thread_ts == where.message_ts):
-            return question
+        if not where.thread_ts or where.thread_ts == where.message_ts:
+            return question  # the thread starts here: nothing before it
         try:
             replies = self.client.conversations_replies(
                 channel=where.channel, ts=where.thread_ts, limit=50
