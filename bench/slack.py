@@ -5,9 +5,10 @@
     .venv/bin/python -m bench.slack --home H --questions 40 --concurrent 50 --json
 
 The run builds (or reuses) the demo kb home as bench.retrieval does, copies it (the bot
-records every question), and serves the bot in HTTP mode on a free port, its Web API the
-fake Slack of tests/fakes. Each question is an `app_mention` event signed with the signing
-secret and POSTed to the bot, as Slack delivers it:
+records every question), and starts `kb bot --http` in its own process on a free port, its
+Web API (KB_SLACK_API_URL) the fake Slack of tests/fakes served by this process. Each
+question is an `app_mention` event signed with the signing secret and POSTed to the bot, as
+Slack delivers it:
 
 - **ack**: from sending the event to the bot's HTTP 200 (Slack gives up after 3 s);
 - **answer after ack**: from that 200 to the fake receiving the `chat.postMessage` in the
@@ -24,8 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +43,8 @@ from typing import Any
 from bench.mcp import percentile
 from bench.retrieval import DEMO_QUESTIONS, EVAL_DIR, _demo_org, build_kb_home, load_notes
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
 TARGET_ACK_P95_MS = 100.0
 TARGET_ANSWER_P95_MS = 1000.0
 
@@ -67,38 +72,69 @@ def _wait_answered(slack: Any, stamps: Sequence[str], timeout: float) -> None:
         time.sleep(0.005)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_bot(home: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """`kb bot --http` in its own process, as deployed; returns once it serves /health."""
+    code = ("import sys; from bot.cli import bot; "
+            "bot.main(sys.argv[1:], obj={'home': sys.argv[1]}, standalone_mode=True)")  # fmt: skip
+    args = [sys.executable, "-c", code.replace("sys.argv[1:]", "sys.argv[2:]"), str(home),
+            "--http", "--port", str(port), "--address", "127.0.0.1"]  # fmt: skip
+    process = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"kb bot exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("kb bot did not start within 300 s")
+
+
 def measure(home: Path, questions: list[str], count: int, concurrent: int) -> dict[str, Any]:
     """Sequential acks and answers, then a concurrent burst, with the same-run baselines."""
     sys.path.insert(0, str(TESTS))
-    from botslack import new_ts, running_bot, slack_settings, workspace
-    from fakes.slack_app import BOT_USER, FakeSlack
+    from botslack import new_ts, slack_settings, workspace
+    from fakes.slack_app import BOT_USER, SIGNING_SECRET, FakeSlack, SignedSender
 
     from kb import KB, Settings
 
     with FakeSlack(workspace(), lifetime_s=3600) as slack:
-        kb = KB(Settings(home=home, **slack_settings(slack)))
-        with running_bot(kb, slack) as live:
-            health = live.sender.url.replace("/slack/events", "/health")
+        env = {f"KB_{k.upper()}": str(v) for k, v in slack_settings(slack).items()}
+        port = _free_port()
+        process = start_bot(home, env, port)
+        kb = KB(Settings(home=home))
+        try:
+            sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
+            health = f"http://127.0.0.1:{port}/health"
             transport = []
             for _ in range(count):
                 start = time.perf_counter()
                 with urllib.request.urlopen(health, timeout=5) as response:
                     response.read()
                 transport.append(time.perf_counter() - start)
-            direct = []
-            for n in range(count):
-                start = time.perf_counter()
-                kb.ask(questions[n % len(questions)], record=False)
-                direct.append(time.perf_counter() - start)
 
             def event(ts: str, question: str) -> dict[str, Any]:
                 return {"type": "app_mention", "channel": "C01", "user": "U01", "ts": ts,
                         "text": f"<@{BOT_USER}> {question}"}  # fmt: skip
 
-            acks, after_ack = [], []
+            # The baseline, KB.ask on the same kb (this process), interleaved with the bot's.
+            direct, acks, after_ack = [], [], []
             for n in range(count):
+                question = questions[n % len(questions)]
+                start = time.perf_counter()
+                kb.ask(question, record=False)
+                direct.append(time.perf_counter() - start)
                 ts = new_ts()
-                status, _, took = live.sender.event(event(ts, questions[n % len(questions)]))
+                status, _, took = sender.event(event(ts, question))
                 acked = time.monotonic()
                 assert status == 200, status
                 acks.append(took)
@@ -111,7 +147,7 @@ def measure(home: Path, questions: list[str], count: int, concurrent: int) -> di
 
             def send(n: int) -> None:
                 sent[stamps[n]] = time.monotonic()
-                _, _, took = live.sender.event(event(stamps[n], questions[n % len(questions)]))
+                _, _, took = sender.event(event(stamps[n], questions[n % len(questions)]))
                 burst_acks.append(took)
 
             threads = [threading.Thread(target=send, args=(n,)) for n in range(concurrent)]
@@ -124,7 +160,10 @@ def measure(home: Path, questions: list[str], count: int, concurrent: int) -> di
             answers = {ts: _answered_at(slack, ts) for ts in stamps}
             once = sum(1 for at in answers.values() if len(at) == 1)
             end_to_end = [min(at) - sent[ts] for ts, at in answers.items() if at]
-        kb.close()
+        finally:
+            process.terminate()
+            process.wait(30)
+            kb.close()
     ack, answer = _stats(acks), _stats(after_ack)
     base_ack, base_answer = _stats(transport), _stats(direct)
     return {

@@ -2,8 +2,8 @@
 
 Every listener acknowledges at once and does its work in a lazy listener (bolt runs it on
 its thread pool after the ack), so Slack never waits on kb. A delivery Slack retries (the
-same event id, with `X-Slack-Retry-Num`, or after a restart) is claimed in kb's store first
-and answered once.
+same event id, with `X-Slack-Retry-Num`, or after a restart) is acknowledged too, and the
+listener drops it: its event id is claimed in kb's store, once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Assistant, BoltResponse, SetStatus, SetSuggestedPrompts
+from slack_bolt import Ack, App, Assistant, SetStatus, SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -37,7 +37,10 @@ SUGGESTED_PROMPTS = [
     {"title": "Danger zones", "message": "What should I watch out for in order-service?"},
 ]
 FORGET_EVERY = 1000  # events between two clean-ups of old claims
-LISTENER_THREADS = 16  # answers in flight at once (bolt's pool); the rest queue
+_events_seen = itertools.count(1)
+# Answers in flight at once (bolt's pool; the rest queue): answering is CPU-bound Python, so
+# more threads than a few per core only slow the acks that share the interpreter.
+LISTENER_THREADS = 4
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -74,35 +77,32 @@ def build_app(kb: KB, client: WebClient | None = None, http: bool = False) -> tu
         signing_secret=secret or None,
         request_verification_enabled=http,
         token_verification_enabled=False,  # Bot checks the token once, below
+        # The ack function runs on the request's own thread and the response goes back as
+        # soon as it returns; only the lazy listeners use the pool. (Otherwise bolt queues
+        # acks on the same pool as the answers, and a burst of questions delays its acks.)
+        process_before_response=True,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="kb-bot"),
     )
     bot = Bot(kb, client)
-    app.use(_once(bot))
     app.assistant(_assistant(bot))
     _events(app, bot)
     _interactions(app, bot)
     return app, bot
 
 
-def _once(bot: Bot) -> Callable[..., BoltResponse | None]:
-    """Global middleware: an event id already handled is acknowledged and dropped.
-
-    Claims older than a day are forgotten now and then (Slack retries within the hour).
-    """
-    count = itertools.count(1).__next__  # `next` is bolt's, in the middleware below
-
-    def once(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
-        if count() % FORGET_EVERY == 1:  # at the first event, then every FORGET_EVERY
-            bot.kb.deliveries.forget("slack:event:", datetime.now(UTC) - timedelta(days=1))
-        event_id = body.get("event_id")
-        key = f"slack:event:{body.get('team_id')}:{event_id}"
-        if body.get("type") == "event_callback" and event_id and not bot.kb.deliveries.claim(key):
-            log.info("event %s delivered again: already handled", event_id)
-            return BoltResponse(status=200, body="")
-        next()
-        return None
-
-    return once
+def first_delivery(bot: Bot, body: dict[str, Any]) -> bool:
+    """True the first time an event id arrives; a retry (or a redelivery after a restart)
+    finds it claimed in kb's store. Run in the listener, after the ack: the ack never waits
+    on the database. Claims older than a day are forgotten now and then."""
+    event_id = body.get("event_id")
+    if not event_id:
+        return True
+    if next(_events_seen) % FORGET_EVERY == 1:  # at the first event, then every FORGET_EVERY
+        bot.kb.deliveries.forget("slack:event:", datetime.now(UTC) - timedelta(days=1))
+    if bot.kb.deliveries.claim(f"slack:event:{body.get('team_id')}:{event_id}"):
+        return True
+    log.info("event %s delivered again: already handled", event_id)
+    return False
 
 
 def _assistant(bot: Bot) -> Assistant:
@@ -110,11 +110,19 @@ def _assistant(bot: Bot) -> Assistant:
     assistant = Assistant()
 
     @assistant.thread_started
-    def started(say: Callable[..., Any], set_suggested_prompts: SetSuggestedPrompts) -> None:
+    def started(
+        body: dict[str, Any], say: Callable[..., Any], set_suggested_prompts: SetSuggestedPrompts
+    ) -> None:
+        if not first_delivery(bot, body):
+            return
         say("Hi! Ask me about the code, its decisions, incidents and who knows what.")
         set_suggested_prompts(prompts=SUGGESTED_PROMPTS, title="Try asking")
 
-    def user_message(payload: dict[str, Any], set_status: SetStatus, set_title: SetTitle) -> None:
+    def user_message(
+        body: dict[str, Any], payload: dict[str, Any], set_status: SetStatus, set_title: SetTitle
+    ) -> None:
+        if not first_delivery(bot, body):
+            return
         where = Where(
             channel=payload["channel"],
             user=payload.get("user", ""),
@@ -134,7 +142,9 @@ def _assistant(bot: Bot) -> Assistant:
 
 
 def _events(app: App, bot: Bot) -> None:
-    def mentioned(event: dict[str, Any]) -> None:
+    def mentioned(body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not first_delivery(bot, body):
+            return
         if _is_from_bot(event):
             return
         where = Where(
@@ -147,7 +157,9 @@ def _events(app: App, bot: Bot) -> None:
 
     app.event("app_mention")(ack=_ack, lazy=[mentioned])
 
-    def message(event: dict[str, Any]) -> None:
+    def message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not first_delivery(bot, body):
+            return
         if _is_from_bot(event) or event.get("user") == bot.user_id:
             return
         channel = event.get("channel", "")
@@ -178,12 +190,16 @@ def _events(app: App, bot: Bot) -> None:
 
     app.event("message")(ack=_ack, lazy=[message])
 
-    def joined(event: dict[str, Any]) -> None:
+    def joined(body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not first_delivery(bot, body):
+            return
         incident.on_join(bot, event)
 
     app.event("member_joined_channel")(ack=_ack, lazy=[joined])
 
-    def renamed(event: dict[str, Any]) -> None:
+    def renamed(body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not first_delivery(bot, body):
+            return
         channel = (event.get("channel") or {}).get("id")
         if channel and bot.kb.deliveries.get(f"slack:brief:{channel}") is not None:
             incident.refresh(bot, channel)

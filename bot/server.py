@@ -45,13 +45,19 @@ def redact_logs() -> None:
             logger.addFilter(RedactTokens())
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library's backlog of 5 drops a burst's connections, which the client then
+    # re-sends a second later: Slack delivering 50 events at once must find room.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class HttpServer:
     """bolt over a threading HTTP server on `host:port` (port 0: a free one)."""
 
     def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000) -> None:
         handler = type("Handler", (_Handler,), {"app": app})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
 
     @property
