@@ -185,7 +185,8 @@ def markdown(data: dict[str, Any]) -> str:
     """The report as a table."""
     a, b, c = data["ack"], data["answer_after_ack"], data["concurrent"]
     lines = [
-        f"kb bot against the fake Slack, demo organisation ({data['date']}, {data['machine']})",
+        f"kb bot against the fake Slack, demo organisation ({data['date']}, {data['machine']}, "
+        f"load average {data['load']} on {data['cores']} cores)",
         "",
         "| measure | p50 ms | p95 ms | target p95 | baseline p95 ms | ratio | ok |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -227,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch.parent, ignore_errors=True)
     data |= {"date": datetime.now(UTC).date().isoformat(),
-             "machine": f"{platform.machine()}, {platform.python_version()}"}  # fmt: skip
+             "machine": f"{platform.machine()}, {platform.python_version()}",
+             "cores": os.cpu_count(), "load": round(os.getloadavg()[0], 1)}  # fmt: skip
     print(json.dumps(data, indent=2) if args.json else markdown(data))
     ok = all(data[k]["meets_target"] for k in ("ack", "answer_after_ack", "concurrent"))
     return 0 if ok else 1
