@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kb.analysis.hotspots import HotspotService
     from kb.analysis.incidents import IncidentLog
     from kb.analysis.risk_service import KnowledgeRiskService
+    from kb.analysis.servicemap.service import ServiceMapService
     from kb.analysis.staleness import StalenessService
     from kb.answer.gaps import KnowledgeGaps
     from kb.answer.service import AnswerService
@@ -242,6 +243,13 @@ class KB:
             self.busfactor,
             lambda q, k: [hit.source for hit in self.retriever.search(q, k=k)],
         )
+
+    @cached_property
+    def servicemap(self) -> ServiceMapService:
+        """The service map: who calls whom and how, blast radius, impact, coupling, contracts."""
+        from kb.analysis.servicemap.service import ServiceMapService
+
+        return ServiceMapService(self.reader, lambda: self.experts)
 
     def ask(
         self,

@@ -219,6 +219,14 @@ class Settings:
         default=_UNSET,
         metadata=_spec(1_000_000, "Files larger than this are skipped at ingest.", ge=1),
     )
+    map_extraction: bool = field(
+        default=_UNSET,
+        metadata=_spec(
+            True,
+            "Extract the service map (services, aliases, infrastructure, evidenced edges) at "
+            "git ingest; KB_MAP_EXTRACTION=0 keeps only the per-file dependency hints.",
+        ),
+    )
 
     def __post_init__(self) -> None:
         environment = _kb_variables()

@@ -45,6 +45,7 @@ class DemoOrg:
     secrets = _field("secrets", "Leaked credentials and where they are.")
     declared_dependencies = _field("declared_dependencies", "Declared service links.")
     undeclared_dependency = _field("undeclared_dependency", "The planted hidden coupling.")
+    contract_violation = _field("contract_violation", "The planted call its spec lacks.")
     unwritten_rules = _field("unwritten_rules", "Rules only stated in Slack.")
     slack = _field("slack", "Slack export location and channels.")
     stories = _field("stories", "Questions with their expected answers and sources.")
@@ -284,6 +285,17 @@ def build_manifest(
             {"from": a, "to": b, "kind": kind, "via": via, "evidence": {"repo": r, "path": p}}
             for a, b, kind, via, r, p in DECLARED
         ],
+        "contract_violation": {
+            "consumer": "notification-service",
+            "provider": "user-service",
+            "call": "GET /users/{customer_id}/preferences",
+            "spec": {"repo": "user-service", "path": "openapi.yaml"},
+            "evidence": {
+                "repo": "notification-service",
+                "path": "src/notifications/user_client.py",
+            },
+            "added_in": _sha(histories, "notification-service", "opt-out-call"),
+        },
         "former_dependencies": [
             {
                 "from": "order-service",
