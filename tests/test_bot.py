@@ -48,7 +48,7 @@ def test_mention_gets_a_cited_answer_in_its_thread(live: Running) -> None:
     assert reply["text"] and len(reply["text"]) <= 300
     eyes = [p for p in live.slack.posts("reactions.add") if p["timestamp"] == ts]
     assert eyes and eyes[0]["name"] == "eyes"
-    assert any(p["timestamp"] == ts for p in live.slack.posts("reactions.remove"))
+    wait(lambda: any(p["timestamp"] == ts for p in live.slack.posts("reactions.remove")))
 
 
 def test_follow_up_in_the_bots_thread_needs_no_mention(live: Running) -> None:
