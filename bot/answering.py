@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.render import Block, answer_blocks, context, fallback, messages
 from kb import KB, Answer, KBError, Settings
+from kb.contract.visibility import CHANNEL_ID, PRIVATE
 
 log = logging.getLogger("kb.bot")
 
@@ -106,13 +107,13 @@ class Bot:
         every private channel the asker belongs to."""
         if not where.is_dm:
             return {where.channel}
-        found = {where.channel}
-        response = self.client.users_conversations(
-            user=where.user, types="private_channel", limit=200
-        )
+        return {where.channel} | self.private_channels_of(where.user)
+
+    def private_channels_of(self, user: str) -> set[str]:
+        """The private channels (that kb is in too) a member belongs to."""
+        response = self.client.users_conversations(user=user, types="private_channel", limit=200)
         channels: list[dict[str, Any]] = response.get("channels", [])
-        found.update(c["id"] for c in channels)
-        return found
+        return {c["id"] for c in channels}
 
     def private_channel(self, channel: str) -> str | None:
         """The channel's id when it is private (what is taught there stays there), else None."""
@@ -170,8 +171,44 @@ class Bot:
             self.post_answer(where, answer)
         except Exception as exc:
             self.fail(where, "I couldn't answer that", exc)
+            return
         finally:
             self.done(where, status)
+        if not where.is_dm:
+            try:
+                self.offer_private(question, where)
+            except Exception as exc:
+                log.warning("no private answer for %s: %s", where.user, exc)
+
+    def offer_private(self, question: str, where: Where) -> None:
+        """The asker's own fuller answer, shown only to them: it may also cite the private
+        channels they are in, which the channel's answer never does."""
+        theirs = self.private_channels_of(where.user) - {where.channel}
+        if not theirs:
+            return
+        fuller = self.kb.ask(
+            question,
+            asker=self.person(where.user),
+            channel=where.channel,
+            surface="slack",
+            record=False,
+            readable_channels=theirs | {where.channel},
+        )
+        if not any(
+            c.source.meta.get(PRIVATE) and c.source.meta.get(CHANNEL_ID) in theirs
+            for c in fuller.citations
+        ):
+            return
+        fuller.id = ""  # not recorded: nothing to vote on
+        note = context("🔒 Only you can see this: it also cites private channels you are in.")
+        for chunk in messages([note, *answer_blocks(fuller, self.settings.ui_url)]):
+            self.client.chat_postEphemeral(
+                channel=where.channel,
+                user=where.user,
+                thread_ts=where.thread_ts,
+                blocks=chunk,
+                text=fallback(fuller.answer),
+            )
 
     def post_answer(self, where: Where, answer: Answer) -> None:
         """Post an answer (split into several messages when long) and remember its thread."""

@@ -124,7 +124,9 @@ def answer_blocks(answer: Answer, ui_url: str | None = None) -> list[Block]:
         lines = "\n".join(citation_line(c) for c in answer.citations)
         blocks.append({"type": "divider"})
         blocks += sections_of_mrkdwn(f"*Sources*\n{lines}")
-    footer = f"confidence {answer.confidence:.2f} · answer `{answer.id}`"
+    footer = f"confidence {answer.confidence:.2f}" + (
+        f" · answer `{answer.id}`" if answer.id else ""
+    )
     if ui_url:
         footer += f" · <{ui_url.rstrip('/')}/ask|Open in dashboard>"
     blocks.append(context(footer))

@@ -177,6 +177,13 @@ def test_private_channel_content_stays_with_its_members(tmp_path: Path, embedder
             public = live.mention(question, channel="C01")
             inside = live.mention(question, channel="G01", user="U02")
             found = {ts: text_of(live.replies_in(ts)[0]["blocks"]) for ts in (public, inside)}
+            # A member asking in a public channel also gets, for their eyes only, the answer
+            # citing the private channel; someone else does not.
+            by_member = live.mention(question, channel="C01", user="U02")
+            mine = ephemeral(live, "U02", "vault")
+            assert mine["thread_ts"] == by_member and "#sec-ops" in text_of(mine["blocks"])
+            assert "#sec-ops" not in text_of(live.replies_in(by_member)[0]["blocks"])
+            assert not [p for p in slack.posts("chat.postEphemeral") if p["user"] == "U01"]
             # Captured in the private channel, a note stays there too.
             capture(live, "G01", "Refund overrides need two approvers from finance-ops.", "2FA", "")
             taught = "who approves refund overrides?"
