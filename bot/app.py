@@ -18,6 +18,7 @@ from typing import Any
 from slack_bolt import Ack, App, Assistant, SetStatus, SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -181,7 +182,7 @@ def _events(app: App, bot: Bot) -> None:
         thread = event.get("thread_ts")
         if subtype is not None or not thread or f"<@{bot.user_id}>" in event.get("text", ""):
             return  # a mention is answered as one
-        if _mention_only(bot, channel) or not bot.is_bot_thread(channel, thread):
+        if mention_only(bot, channel) or not bot.is_bot_thread(channel, thread):
             return
         where = Where(
             channel=channel, user=event.get("user", ""), thread_ts=thread, message_ts=event["ts"]
@@ -207,7 +208,8 @@ def _events(app: App, bot: Bot) -> None:
     app.event("channel_rename")(ack=_ack, lazy=[renamed])
 
 
-def _mention_only(bot: Bot, channel: str) -> bool:
+def mention_only(bot: Bot, channel: str) -> bool:
+    """KB_SLACK_MENTION_ONLY_CHANNELS names this channel (by id or name) or is `*`."""
     listed = {c.strip().lstrip("#") for c in bot.settings.slack_mention_only_channels.split(",")}
     if "*" in listed or channel in listed:
         return True
@@ -215,7 +217,7 @@ def _mention_only(bot: Bot, channel: str) -> bool:
         return False
     try:
         name = bot.client.conversations_info(channel=channel)["channel"].get("name", "")
-    except Exception:
+    except SlackApiError:
         return False
     return name in listed
 

@@ -97,3 +97,25 @@ def test_kb_bot_names_the_missing_settings_and_never_a_token(
     assert "KB_SLACK_SIGNING_SECRET" in str(http.exception)
     assert "secret-value" not in str(http.exception) + http.output
     assert "kb bot --http --port 3000" in runner.invoke(bot, ["--help"]).output
+
+
+def test_mention_only_channels_by_name_or_id(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from botslack import slack_settings, workspace
+    from fakes.slack_app import FakeSlack
+
+    from bot.app import mention_only, web_client
+    from kb import Settings
+
+    with FakeSlack(workspace()) as slack:
+        listed = Settings(
+            home=tmp_path, slack_mention_only_channels="#general, C09", **slack_settings(slack)
+        )
+        bot = SimpleNamespace(settings=listed, client=web_client(listed))
+        assert mention_only(bot, "C01") and mention_only(bot, "C09")  # by name, by id
+        assert not mention_only(bot, "C02")
+        every = Settings(home=tmp_path, slack_mention_only_channels="*", **slack_settings(slack))
+        assert mention_only(SimpleNamespace(settings=every, client=None), "C02")
+        none = Settings(home=tmp_path, slack_mention_only_channels="", **slack_settings(slack))
+        assert not mention_only(SimpleNamespace(settings=none, client=None), "C02")
