@@ -126,7 +126,9 @@ def measure(home: Path, questions: list[str], count: int, concurrent: int) -> di
                 return {"type": "app_mention", "channel": "C01", "user": "U01", "ts": ts,
                         "text": f"<@{BOT_USER}> {question}"}  # fmt: skip
 
-            # The baseline, KB.ask on the same kb (this process), interleaved with the bot's.
+            # The baseline, KB.ask on the same kb (this process, warmed like the bot's),
+            # interleaved with the bot's answers.
+            kb.ask(questions[0], record=False)
             direct, acks, after_ack = [], [], []
             for n in range(count):
                 question = questions[n % len(questions)]
