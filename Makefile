@@ -62,6 +62,7 @@ demo: install
 	$(KB_DEMO) ask "what must I never touch in inventory?"
 	$(KB_DEMO) ask "who knows the user token code now?"
 	$(KB_DEMO) bus-factor --without "Alex Morgan" --markdown $(DEMO)/bus-factor.md
+	$(KB_DEMO) incident payment-service --symptom "timeouts on POST /payments" -o $(DEMO)/incident-plan.md
 	$(KB_DEMO) map > $(DEMO)/map.md
 	$(KB_DEMO) map --format dot > $(DEMO)/map.dot
 	$(KB_DEMO) coupling

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kb.contract.connector import Connector, SourceConfig
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.guides.incidents import IncidentService
     from kb.ingest.indexing import Indexer
     from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import Ingestor, IngestReport
@@ -452,6 +453,22 @@ class KB:
     def services(self) -> ServiceList:
         """Every service kb knows."""
         return self.catalog.services()
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        """Incident trace plans: directions, similar incidents, suspect changes, whom to page."""
+        from kb.guides.incidents import IncidentService
+
+        return IncidentService(
+            self.reader,
+            self.servicemap.graph,
+            self.experts,
+            self.staleness,
+            self.hotspots,
+            deploy_channels=self.settings.deploy_channels,
+            deploy_pattern=self.settings.deploy_pattern,
+            blast=self.servicemap.blast_radius,
+        )
 
     @cached_property
     def vectors(self) -> VectorStore:

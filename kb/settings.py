@@ -227,6 +227,22 @@ class Settings:
             "git ingest; KB_MAP_EXTRACTION=0 keeps only the per-file dependency hints.",
         ),
     )
+    deploy_channels: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "deploys,deployments,releases,*-deploys",
+            "Chat channels whose bot or CI messages announce deploys (names or globs, "
+            "comma-separated); incident plans count these deploys as changes.",
+        ),
+    )
+    deploy_pattern: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            r"\b(deployed|deploying|released|rolled out|shipped)\b",
+            "A regular expression a deploy announcement matches (case-insensitive); it must "
+            "also name a service and a commit sha or a version.",
+        ),
+    )
 
     def __post_init__(self) -> None:
         environment = _kb_variables()

@@ -16,7 +16,17 @@ from seed.schedule import SERVICE_REPOS
 from seed.script import Leaks
 from seed.slack import Channel, SlackExport
 from seed.timeline import AS_OF, HISTORY_END, HISTORY_START, epoch, iso
-from seed.truth import ADRS, DANGER, DECLARED, INCIDENTS, RULES, SERVICES
+from seed.truth import (
+    ADRS,
+    CAUSES,
+    DANGER,
+    DECLARED,
+    INCIDENTS,
+    OPEN_PAGE,
+    RULES,
+    SAME_ROOT_CAUSE,
+    SERVICES,
+)
 
 
 def _field(key: str, doc: str) -> Any:
@@ -50,6 +60,7 @@ class DemoOrg:
     slack = _field("slack", "Slack export location and channels.")
     stories = _field("stories", "Questions with their expected answers and sources.")
     logs = _field("logs", "The incident's log files and what stitching them must find.")
+    open_page = _field("open_page", "The page open when the history ends, and its cause.")
 
     @property
     def manifest_path(self) -> Path:
@@ -243,6 +254,8 @@ def build_manifest(
             "tickets": tickets,
             "root_cause": cause,
             "postmortem": {"repo": pm[0], "path": pm[1]} if pm else None,
+            "causal_commit": _sha(histories, *CAUSES[i]),
+            "same_root_cause_as": SAME_ROOT_CAUSE.get(i),
         }
         for i, t, start, end, sev, svcs, ch, pm, ic, tickets, cause in INCIDENTS
     ]
@@ -307,6 +320,12 @@ def build_manifest(
             }
         ],
         "incidents": incidents,
+        "open_page": {
+            "service": OPEN_PAGE["service"],
+            "symptom": OPEN_PAGE["symptom"],
+            "paged_at": iso(epoch(OPEN_PAGE["paged_at"])),
+            "causal_commit": _sha(histories, *OPEN_PAGE["cause"]),
+        },
         "adrs": [
             {
                 "repo": r,

@@ -27,6 +27,7 @@ from connectors.git.code import comment_syntax
 from connectors.git.content import load_content
 from connectors.git.references import code_lines
 from connectors.git.servicemap import discover, map_records
+from connectors.git.servicemap.deploy import dockerfile_env, interpolate
 from connectors.git.servicemap.facts import file_facts
 from connectors.git.servicemap.vocab import infra_kind
 from kb import KB
@@ -34,12 +35,16 @@ from kb.contract.connector import SourceConfig
 from kb.contract.identity import service_key
 from kb.contract.kinds import ComponentKind, DependencyKind, EventRole, InfraKind
 from kb.contract.records import (
+    Checkpoint,
     DependencyRecord,
     EventTopicRecord,
+    Evidence,
     Failure,
     InfrastructureRecord,
     Record,
+    RepoRecord,
     ServiceMapSet,
+    ServiceRecord,
     Skipped,
 )
 from kb.settings import Settings
@@ -529,3 +534,69 @@ def test_compose_env_file_copied_shared_code_and_topics_named_by_settings(tmp_pa
         ("agent", "shared"): (DependencyKind.LIBRARY, [("src/agent/Dockerfile", 3)]),
     }  # fmt: skip
     assert _topics(records) == {("checkout", "orders", EventRole.PUBLISH)}
+
+
+# --------------------------------------------------------------------------- storing
+
+
+class _Script:
+    """A connector yielding fixed records (a repository's map, written by the pipeline)."""
+
+    kind = "git"
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+
+    def load(self, cursor: dict[str, Any]) -> Any:
+        yield from self.records
+        yield Checkpoint({"n": len(cursor) + 1})
+
+
+def test_a_name_from_another_repository_lands_on_the_service_it_spells(kb_app: KB) -> None:
+    front = [
+        RepoRecord(name="front", location="/r/front"),
+        DependencyRecord(
+            "front", "orders-service", DependencyKind.SYNC_HTTP, "ORDERS_URL",
+            "front", "app.py", 3,
+        ),
+    ]  # fmt: skip
+    kb_app.ingestor().run(SourceConfig("git", "front", "/r/front", {}), connector=_Script(front))
+    shop = [
+        RepoRecord(name="shop", location="/r/shop"),
+        ServiceMapSet("shop"),
+        ServiceRecord("orders", "shop", "services/orders/", aliases=("orders-api",)),
+        InfrastructureRecord("kafka", InfraKind.BROKER, "shop", "compose.yaml", 9),
+        DependencyRecord("orders", "payment", DependencyKind.GRPC, "PaymentService",
+                         "shop", "services/orders/app.py", 14,
+                         more_evidence=(Evidence("shop", "services/orders/app.py", 13),)),
+    ]  # fmt: skip
+    kb_app.ingestor().run(SourceConfig("git", "shop", "/r/shop", {}), connector=_Script(shop))
+    graph = kb_app.servicemap.graph()
+    orders = graph.service("orders")
+    assert orders is not None and orders.aliases == ["orders-api", "orders-service"]
+    assert graph.service("orders-service") is orders
+    edges = {(e.from_, e.to, e.kind): [(x.path, x.line) for x in e.evidence] for e in graph.edges}
+    assert edges[("front", "orders", "sync_http")] == [("app.py", 3)]
+    assert edges[("orders", "payment", "grpc")] == [
+        ("services/orders/app.py", 14), ("services/orders/app.py", 13)
+    ]  # fmt: skip
+    assert [i.to_json() for i in graph.infrastructure] == [{"name": "kafka", "kind": "broker"}]
+
+    # The next run of shop maps no gRPC call and no broker: both are forgotten.
+    again = [RepoRecord(name="shop", location="/r/shop"), ServiceMapSet("shop")]
+    kb_app.ingestor().run(SourceConfig("git", "shop", "/r/shop", {}), connector=_Script(again))
+    graph = kb_app.servicemap.graph()
+    assert [(e.from_, e.to) for e in graph.edges] == [("front", "orders")]
+    assert graph.infrastructure == []
+
+
+def test_dockerfile_env_and_compose_interpolation_keep_each_values_line() -> None:
+    text = (
+        'FROM node\nENV A=1 \\\n    CATALOGUE_HOST=catalogue \\\n    USER_HOST="user"\n'
+        "ENV OLD style\n"
+    )
+    assert [(b.var, b.value, b.line) for b in dockerfile_env(text, "Dockerfile")] == [
+        ("A", "1", 2), ("CATALOGUE_HOST", "catalogue", 3), ("USER_HOST", "user", 4),
+        ("OLD", "style", 5),
+    ]  # fmt: skip
+    assert interpolate("${HOST}:${PORT:-80}/x", {"HOST": "frontend"}) == "frontend:80/x"

@@ -96,6 +96,8 @@ def test_impact_of_an_rpc_a_topic_an_endpoint_and_a_library(poly: KB) -> None:
     assert [c["service"] for c in rpc["consumers"]] == ["orders"]
     assert _where(ORDERS_APP, '"payment:50051"') in rpc["consumers"][0]["evidence"]
     assert rpc["audience"][0]["owner"] == "team-orders"
+    qualified = poly.servicemap.impact("shop.payment.v1.PaymentService/Charge")
+    assert [c.service for c in qualified.consumers] == ["orders"]
 
     topic = poly.servicemap.impact("order.placed")
     assert topic.kind == "topic" and topic.providers == ["orders"]
@@ -148,6 +150,11 @@ def test_map_around_a_service_and_its_drawings(poly: KB) -> None:
     assert mermaid.count("-.-|") == 1  # the shared database
     assert mermaid.count("--o") == 2  # the shared library
     assert "[(" in mermaid and "kafka (broker)" in mermaid
+    # The markdown says what the map could not read, with file:line.
+    text = whole.to_markdown()
+    assert f"`{REPO_NAME}:deploy/k8s/broken.yaml:5`: invalid YAML" in text
+    assert f"`{REPO_NAME}:proto/legacy/broken.proto:6`" in text
+    assert "```mermaid\n" + mermaid in text
 
 
 def test_assess_names_shared_tables_and_keeps_services_without_other_signals(poly: KB) -> None:
@@ -218,6 +225,14 @@ def import_items(rows: list) -> None:
     httpx.post(f"{settings.catalog_service_url}/items/bulk", json=rows).raise_for_status()
 """
 
+ADMIN_CLIENT = """\
+import httpx
+
+from admin.config import settings
+
+catalog = httpx.Client(base_url=settings.catalog_service_url)
+"""
+
 SHOP_EVENTS = """\
 from shop.bus import producer
 
@@ -276,3 +291,15 @@ def test_contracts_find_calls_errors_endpoints_and_topics_off_spec(
     only = _json(kb_app, "contracts", "--service", "catalog-service")["findings"]
     assert {f["kind"] for f in only} == {"undocumented_call", "unhandled_error",
                                          "uncalled_endpoint"}  # fmt: skip
+    assert audit["notes"] == []
+
+    # A caller whose endpoints kb cannot read: "nobody calls" would be a guess, so kb says so.
+    admin = Repo(tmp_path / "admin-service")
+    admin.commit("admin", {"src/admin/clients.py": ADMIN_CLIENT})
+    kb_app.ingest(SourceConfig("git", "admin-service", str(admin.path), {}))
+    again = _json(kb_app, "contracts")
+    assert not [f for f in again["findings"] if f["kind"] == "uncalled_endpoint"]
+    assert again["notes"] == [
+        "catalog-service:openapi.yaml: the calls of admin-service name no endpoint kb can read, "
+        "so the endpoints of catalog-service nobody calls are not reported"
+    ]

@@ -19,6 +19,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from kb.analysis.servicemap.coupling import (
+    MIN_CONFIDENCE,
+    MIN_LIFT,
     ChangeSet,
     Coupling,
     change_sets,
@@ -141,15 +143,7 @@ def _stack(db: Reader, node: ServiceNode) -> str | None:
 
 def _teams(graph: ServiceGraph, node: ServiceNode) -> set[str]:
     """The owning teams of a service: its catalogue owner, else its CODEOWNERS owners."""
-    if node.owner:
-        return {node.owner}
-    prefix = node.path.strip("/")
-    owners = set()
-    for r in graph.owner_rules:
-        pattern = r.pattern.strip().strip("/").removesuffix("/**").removesuffix("/*")
-        if r.repo == node.repo and (pattern in ("", "*", "**") or prefix.startswith(pattern)):
-            owners.add(r.owner)
-    return owners
+    return {node.owner} if node.owner else set(graph.code_owners(node))
 
 
 def _commit_ref(c: ChangeCommit) -> str:
@@ -225,7 +219,10 @@ def _assess_one(
             continue  # listed for its shared tables only (counted above)
         # Changing together is expected across a declared event or contract; it argues for
         # merging when nothing declares it, or when the two also call each other in sync.
-        chatty = p.confidence >= 0.5 and bool(SYNC_KINDS & set(p.declared_kinds))
+        chatty = (
+            p.confidence >= MIN_CONFIDENCE and p.lift >= MIN_LIFT
+            and bool(SYNC_KINDS & set(p.declared_kinds))
+        )  # fmt: skip
         if not (p.undeclared or chatty):
             weak.append(f"{other} ({p.support})")
             continue

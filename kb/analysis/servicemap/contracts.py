@@ -77,14 +77,16 @@ class ContractAudit:
     specs: list[Location]
     findings: list[Finding] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what kb could not check, and why
 
     def to_json(self) -> dict[str, Any]:
-        """{"service", "specs", "findings", "unreadable": [{"where", "why"}]}."""
+        """{"service", "specs", "findings", "unreadable": [{"where", "why"}], "notes"}."""
         return {
             "service": self.service,
             "specs": [s.to_json() for s in self.specs],
             "findings": [f.to_json() for f in self.findings],
             "unreadable": [{"where": w, "why": y} for w, y in sorted(self.unreadable.items())],
+            "notes": list(self.notes),
         }
 
     def to_markdown(self) -> str:
@@ -105,6 +107,8 @@ class ContractAudit:
                 spec = f" (spec: {f.spec})" if f.spec else ""
                 out.append(f"- {who}: `{f.subject}` at {where}{spec}")
             out.append("")
+        if self.notes:
+            out += ["## Not checked", ""] + [f"- {n}" for n in self.notes] + [""]
         if self.unreadable:
             out += ["## Not read", ""]
             out += [f"- {w}: {y}" for w, y in sorted(self.unreadable.items())]
@@ -221,11 +225,15 @@ def _openapi(graph: ServiceGraph, files: RepoFiles, owner: str, spec: Location,
         if key is not None:
             by_key[(op.method, key[1])] = op
     called: set[tuple[str, str]] = set()
+    unresolved: set[str] = set()  # callers whose calls name no endpoint kb can read
     for edge in graph.edges:
         if edge.kind != "sync_http" or edge.to != owner:
             continue
         consumer = graph.service(edge.from_)
-        for call, loc in http_calls(edge, consumer.repo if consumer else None, files):
+        calls = http_calls(edge, consumer.repo if consumer else None, files)
+        if not any(endpoint_key(call) for call, _ in calls):
+            unresolved.add(edge.from_)
+        for call, loc in calls:
             key = endpoint_key(call)
             if key is None:
                 continue
@@ -251,7 +259,12 @@ def _openapi(graph: ServiceGraph, files: RepoFiles, owner: str, spec: Location,
                             f"{status} on {op.method} {op.path}", loc,
                             Location(spec.repo, spec.path, line),
                         ))  # fmt: skip
-    if service in (None, owner):
+    if unresolved and service in (None, owner, *unresolved):
+        result.notes.append(
+            f"{spec}: the calls of {', '.join(sorted(unresolved))} name no endpoint kb can "
+            f"read, so the endpoints of {owner} nobody calls are not reported"
+        )
+    if service in (None, owner) and not unresolved:
         for op in ops:
             if (op.method, op.path) not in called:
                 result.findings.append(Finding(

@@ -7,9 +7,14 @@ service's folder of a monorepo). Two services that keep appearing in the same ch
 are coupled: support is how many change sets they share, confidence how often a change of one
 comes with the other, lift how much more often than chance.
 
-A pair that changes together repeatedly (support >= the minimum, lift > 1) with no declared
-dependency between them (a call, an event, a library) is an undeclared dependency, a
-"distributed monolith" sign; so is a pair of services sharing database tables.
+Change sets touching more than four services (framework upgrades, renames, clean-ups) say
+nothing of any two of them and are left out.
+
+A pair that changes together repeatedly (support >= the minimum) under shared tickets, or
+more often than chance (lift >= 1.5) in most of one side's cross-service changes
+(confidence >= 0.5), with no declared dependency between them (a call, an event, a
+library) is an undeclared dependency, a "distributed monolith" sign; so is a pair of
+services sharing database tables.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from kb.store.reader import Reader
 from kb.store.service_graph import ChangeCommit, change_commits, changed_paths
 
 EVIDENCE_SETS = 5  # change sets shown per pair
-# "Strong" co-change: more often than chance among cross-service changes, or most of the
-# cross-service changes of one of the two.
+# "Strong" co-change: repeatedly under one ticket, or more often than chance among the
+# changes that span services and in most of the cross-service changes of one of the two.
 MIN_LIFT = 1.5
 MIN_CONFIDENCE = 0.5
+# A change set touching more services than this is a sweep (a framework upgrade, a rename, a
+# lint pass), not two services needing each other; co-change mining leaves such out.
+MAX_SERVICES = 4
 
 
 @dataclass(frozen=True)
@@ -89,13 +97,15 @@ class Coupling:
     window_hours: float
     change_sets: int
     pairs: list[CouplingPair]
+    sweeping: int = 0  # change sets left out for touching more than MAX_SERVICES services
 
     def to_json(self) -> dict[str, Any]:
-        """{"min_support", "window_hours", "change_sets", "pairs": [...]}."""
+        """{"min_support", "window_hours", "change_sets", "sweeping", "pairs": [...]}."""
         return {
             "min_support": self.min_support,
             "window_hours": self.window_hours,
             "change_sets": self.change_sets,
+            "sweeping": self.sweeping,
             "pairs": [p.to_json() for p in self.pairs],
         }
 
@@ -105,7 +115,9 @@ class Coupling:
             "# Services that change together",
             "",
             f"{self.change_sets} change sets (one ticket, or one person's commits less than "
-            f"{self.window_hours:g} h apart); pairs sharing at least {self.min_support}.",
+            f"{self.window_hours:g} h apart); pairs sharing at least {self.min_support}. "
+            f"{self.sweeping} sweeping change sets (more than {MAX_SERVICES} services: "
+            "upgrades, renames, clean-ups) are left out.",
             "",
         ]
         flagged = [p for p in self.pairs if p.undeclared]
@@ -233,14 +245,27 @@ def coupling(
     db: Reader, graph: ServiceGraph, min_support: int = 3, window_hours: float = 0.5
 ) -> Coupling:
     """Pairs of services that change together, undeclared ones flagged."""
-    sets = stored_change_sets(db, graph, window_hours)
+    return score_pairs(stored_change_sets(db, graph, window_hours), graph, min_support,
+                       window_hours)  # fmt: skip
+
+
+def score_pairs(
+    sets: list[tuple[ChangeSet, set[str]]],
+    graph: ServiceGraph,
+    min_support: int = 3,
+    window_hours: float = 0.5,
+) -> Coupling:
+    """Support, confidence and lift of each pair of services over the change sets."""
     # The base rates are those of changes that span services: most change sets touch one
     # service only, and against them every pair would look rarer than chance.
     per_service: dict[str, int] = defaultdict(int)
     together: dict[tuple[str, str], list[ChangeSet]] = defaultdict(list)
-    cross = 0
+    cross = sweeping = 0
     for cs, services in sets:
         if len(services) < 2:
+            continue
+        if len(services) > MAX_SERVICES:  # an upgrade, a rename, a lint pass: no coupling
+            sweeping += 1
             continue
         cross += 1
         for s in services:
@@ -271,7 +296,7 @@ def coupling(
         confidence = max(support / na, support / nb)
         tickets = sum(1 for cs in shared if cs.why.startswith("ticket"))
         strong = tickets >= min_support or (
-            support >= min_support and (lift >= MIN_LIFT or confidence >= MIN_CONFIDENCE)
+            support >= min_support and lift >= MIN_LIFT and confidence >= MIN_CONFIDENCE
         )
         evidence = sorted(shared, key=lambda cs: cs.commits[-1].authored_at, reverse=True)
         pairs.append(
@@ -282,4 +307,4 @@ def coupling(
             )
         )  # fmt: skip
     pairs.sort(key=lambda p: (not p.undeclared, -p.support, -p.lift, p.services))
-    return Coupling(min_support, window_hours, len(sets), pairs)
+    return Coupling(min_support, window_hours, len(sets), pairs, sweeping)

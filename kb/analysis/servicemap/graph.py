@@ -124,6 +124,17 @@ class OwnerRule:
     owner: str
     line: int | None
 
+    def covers(self, folder: str) -> bool:
+        """Whether the rule covers a whole service folder ("" = the whole repository)."""
+        pattern = self.pattern.strip()
+        if pattern in ("*", "/", "/*", "**", "/**"):
+            return True
+        p = pattern.strip("/").removesuffix("/**").removesuffix("/*").strip("/")
+        folder = folder.strip("/")
+        if not folder or any(c in p for c in "*?["):
+            return False
+        return folder == p or folder.startswith(p + "/")
+
 
 @dataclass
 class ServiceGraph:
@@ -145,6 +156,15 @@ class ServiceGraph:
             if any(_norm(a) == want for a in s.aliases):
                 return s
         return None
+
+    def code_owners(self, node: ServiceNode) -> list[str]:
+        """Who CODEOWNERS names for a service's folder: the owners of the last rule covering
+        it (a later rule wins, as on the forges)."""
+        rules = [r for r in self.owner_rules if r.repo == node.repo and r.covers(node.path)]
+        if not rules:
+            return []
+        last = max(rules, key=lambda r: r.line or 0)
+        return [r.owner for r in rules if (r.pattern, r.line) == (last.pattern, last.line)]
 
     def names(self) -> list[str]:
         """Every service name, sorted."""

@@ -161,9 +161,12 @@ def _match(
                 ev = [u.evidence] if u.evidence else []
                 consumers.append(Consumer(u.service, "async_event", target, None, ev))
         return "topic", producers, consumers
+    # PaymentService, PaymentService/Charge, shop.v1.PaymentService/Charge, .../Charge
+    rpc_service = target.split("/", 1)[0]
+    short = rpc_service.rsplit(".", 1)[-1]
     rpc = [
         e for e in graph.edges
-        if e.kind == "grpc" and (e.via == target or target.startswith((e.via + "/", e.via + ".")))
+        if e.kind == "grpc" and short and e.via.rsplit(".", 1)[-1] == short
     ]  # fmt: skip
     if rpc:
         return "rpc", sorted({e.to for e in rpc}), [_consumer(e, e.from_, e.to) for e in rpc]
@@ -303,27 +306,15 @@ def _audience(
         node = graph.service(name)
         if node is None:
             continue
-        owners = [
-            r.owner for r in graph.owner_rules
-            if r.repo == node.repo and _rule_covers(r.pattern, node.path)
-        ]  # fmt: skip
+        owners = graph.code_owners(node)
         people: list[str] = []
         if experts is not None:
             try:
                 people = [e.name for e in experts.who(name, limit=3).current]
             except NotFoundError:
                 people = []
-        out.append(Audience(name, node.owner, list(dict.fromkeys(owners)), people))
+        out.append(Audience(name, node.owner, owners, people))
     return out
-
-
-def _rule_covers(pattern: str, prefix: str) -> bool:
-    """Whether a CODEOWNERS pattern covers a service folder ("" = the whole repository)."""
-    p = pattern.strip().lstrip("/").rstrip("/*").rstrip("/")
-    if pattern.strip() in ("*", "/", "/*", "**"):
-        return True
-    prefix = prefix.strip("/")
-    return bool(prefix) and (prefix == p or prefix.startswith(p + "/"))
 
 
 def impact(

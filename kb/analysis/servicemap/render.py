@@ -7,7 +7,7 @@ Infrastructure is drawn apart (cylinders), never as a service.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kb.analysis.servicemap.graph import ASYNC_KINDS, DATA_KINDS, SYNC_KINDS, Edge, ServiceGraph
@@ -63,6 +63,8 @@ class ServiceMap:
     graph: ServiceGraph
     focus: str | None = None
     depth: int | None = None
+    # What the last ingest of each repository could not read: {"where", "message"}.
+    unreadable: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """{"services": [...], "edges": [...], "infrastructure": [...]} exactly."""
@@ -139,6 +141,9 @@ class ServiceMap:
         if g.infrastructure:
             out += ["", "Infrastructure: " + ", ".join(f"{i.name} ({i.kind})" for i in
                                                        g.infrastructure)]  # fmt: skip
+        if self.unreadable:
+            out += ["", "Not read (the map is built from the rest):", ""]
+            out += [f"- `{u['where']}`: {u['message']}" for u in self.unreadable]
         return "\n".join(out) + "\n"
 
 

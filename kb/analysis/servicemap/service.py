@@ -61,10 +61,21 @@ class ServiceMapService:
         """The whole map, or the services within `depth` edges of `service` (default 1)."""
         graph = self.graph()
         if service is None:
-            return ServiceMap(graph)
+            return ServiceMap(graph, unreadable=self.unreadable())
         name = self.resolve(service)
         depth = 1 if depth is None else depth
-        return ServiceMap(neighbourhood(graph, name, depth), name, depth)
+        return ServiceMap(neighbourhood(graph, name, depth), name, depth, self.unreadable())
+
+    def unreadable(self) -> list[dict[str, str]]:
+        """What the last ingest of each repository could not read, with file:line."""
+        from kb.store.history import source_rows
+
+        return [
+            {"where": str(f.get("where", "")), "message": str(f.get("message", ""))}
+            for row in source_rows(self.reader)
+            if row.kind == "git"
+            for f in (row.last_report or {}).get("failures", []) or []
+        ]
 
     def blast_radius(self, service: str) -> BlastRadius:
         """Who fails (sync paths) and whose work queues (async paths) when `service` fails."""
