@@ -30,9 +30,28 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def flatten_tables(markdown: str) -> str:
+    """Markdown tables as lines a phone shows whole: the header in bold, a row per bullet."""
+    out: list[str] = []
+    header = True
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if not (stripped.startswith("|") and stripped.endswith("|")):
+            out.append(line)
+            header = True
+            continue
+        cells = [c.strip() for c in stripped.strip("|").split("|")]
+        if all(set(c) <= set("-: ") for c in cells):
+            continue  # the separator under the header
+        joined = " · ".join(c for c in cells if c)
+        out.append(f"**{joined}**" if header else f"- {joined}")
+        header = False
+    return "\n".join(out)
+
+
 def mrkdwn(markdown: str) -> str:
-    """kb's Markdown as Slack mrkdwn: bold, links, headings and bullets."""
-    text = escape(markdown)
+    """kb's Markdown as Slack mrkdwn: bold, links, headings, bullets and tables."""
+    text = escape(flatten_tables(markdown))
     text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1).replace('|', '/')}>", text)
     text = _BOLD.sub(r"*\1*", text)
     text = _HEADING.sub(r"*\1*", text)

@@ -69,3 +69,10 @@ def test_markdown_becomes_mrkdwn_and_a_note_names_its_teller() -> None:
     line = citation_line(Citation(note, "", 1.0, number=2))
     assert line.startswith("*[2]* taught note: <https://acme.slack.com/archives/C1/p1|")
     assert line.endswith("taught by Bob Brown, 2026-11-03")
+
+
+def test_tables_become_lines_a_phone_shows_whole() -> None:
+    from bot.render import mrkdwn
+
+    table = "Changes:\n\n| score | change |\n| ---: | --- |\n| 0.9 | `abc` fix |\n| 0.2 | docs |"
+    assert mrkdwn(table) == "Changes:\n\n*score · change*\n• 0.9 · `abc` fix\n• 0.2 · docs"
