@@ -110,7 +110,6 @@ def _assistant(bot: Bot) -> Assistant:
     """Slack's AI-app surface: suggested prompts, a status while answering, thread titles."""
     assistant = Assistant()
 
-    @assistant.thread_started
     def started(
         body: dict[str, Any], say: Callable[..., Any], set_suggested_prompts: SetSuggestedPrompts
     ) -> None:
@@ -138,6 +137,7 @@ def _assistant(bot: Bot) -> Assistant:
             log.warning("could not set the thread title: %s", exc)
         bot.answer(text, where, status=set_status)
 
+    assistant.thread_started(lazy=[started])(_ack)
     assistant.user_message(lazy=[user_message])(_ack)
     return assistant
 
