@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIPC) -e '.[dev,postgres,openai,ollama]'
 	# An editable install compiles nothing: byte-compile once so every kb command starts
 	# fast even where PYTHONDONTWRITEBYTECODE is set.
-	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed ui > /dev/null
+	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed ui bot > /dev/null
 	touch $(STAMP)
 
 # The dashboard's browser test drives Debian's chromium, headless: a browser is never

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from kb.ingest.teaching import Remembered
     from kb.retrieval.hybrid import Retriever
     from kb.store import Store
+    from kb.store.deliveries import Deliveries
     from kb.store.vectors import VectorStore
 
 
@@ -263,11 +264,33 @@ class KB:
         channel: str | None = None,
         surface: str = "cli",
         record: bool = True,
+        readable_channels: Collection[str] | None = None,
     ) -> Answer:
-        """Answer a question with citations (see AnswerService.ask)."""
+        """Answer a question with citations (see AnswerService.ask).
+
+        `readable_channels`, when given, are the ids of the private Slack channels whose
+        content the answer's readers may see: other private channels are not cited (None:
+        all, as on the command line).
+        """
+        visible = None
+        if readable_channels is not None:
+            from kb.contract.visibility import private_channel_filter
+
+            visible = private_channel_filter(readable_channels)
         return self.answers.ask(
-            question, k=k, asker=asker, channel=channel, surface=surface, record=record
+            question,
+            k=k,
+            asker=asker,
+            channel=channel,
+            surface=surface,
+            record=record,
+            visible=visible,
         )
+
+    def services_named(self, text: str) -> list[str]:
+        """The services this knowledge base knows that `text` names (as a question would)."""
+        intent = self.retriever.read_intent(text)
+        return list(dict.fromkeys([*intent.services, *intent.loose_services]))
 
     def ingestor(
         self,
@@ -333,11 +356,16 @@ class KB:
         severity: Severity | None = None,
         when: datetime | None = None,
         origin: WisdomOrigin | None = None,
+        url: str | None = None,
+        captured_by: str | None = None,
+        private_to: str | None = None,
     ) -> Remembered:
         """Store taught knowledge in the teller's words, attributed and dated.
 
         `origin` is `taught` (a person, the default) or `agent_taught` (a coding agent,
-        through MCP): answers cite an agent's note as such.
+        through MCP): answers cite an agent's note as such. A note captured from a
+        conversation cites it (`url`, a Slack permalink) and names who captured it; one
+        captured in a private channel (`private_to`, its id) is cited only to its members.
         """
         from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
         from kb.ingest.teaching import Remembered, TaughtNote, taught_source
@@ -350,6 +378,9 @@ class KB:
             wisdom_kind=kind or WisdomKind.UNWRITTEN_RULE,
             severity=severity or Severity.MEDIUM,
             origin=origin or WisdomOrigin.TAUGHT,
+            url=url,
+            captured_by=captured_by,
+            private_to=private_to,
         )
         report = self.ingest(
             taught_source(self.settings), connector=note, indexer=self._note_indexer()
@@ -378,6 +409,14 @@ class KB:
         from kb.store.questions import set_feedback
 
         set_feedback(self.store, answer_id, vote, comment)
+
+    @cached_property
+    def deliveries(self) -> Deliveries:
+        """Deliveries a surface handled (answered once, across restarts) and what it keeps."""
+        from kb.store.deliveries import Deliveries
+
+        self.store.migrate()
+        return Deliveries(self.store)
 
     def gaps(self) -> KnowledgeGaps:
         """Unanswered and down-voted questions by service, with who could answer them."""
