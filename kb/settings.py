@@ -190,6 +190,14 @@ class Settings:
         default=_UNSET,
         metadata=_spec(1_000_000, "Files larger than this are skipped at ingest.", ge=1),
     )
+    rerank_off: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "",
+            "Comma-separated re-ranking rules of retrieval to switch off, to measure what "
+            "each is worth (names: kb.retrieval.hybrid.RULES); empty: all on.",
+        ),
+    )
 
     def __post_init__(self) -> None:
         environment = _kb_variables()
