@@ -87,9 +87,9 @@ def sentences_of(text: str) -> list[str]:
         if _LIST_ITEM.match(line):
             flush()
             stripped = _LIST_ITEM.sub("", line).strip()
+        elif current and len(current[-1]) < 40 and stripped[:1].isupper():
+            flush()  # a short line then a capital: a label or a line of its own
         current.append(stripped.lstrip("> ").strip())
-        if len(stripped) < 50:
-            flush()  # a short line ends its paragraph (a ragged last line, a label)
     flush()
     out: list[str] = []
     for unit in units:
