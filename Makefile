@@ -30,7 +30,24 @@ $(CHROMIUM):
 	  apt-get install -y -qq --no-install-recommends chromium fonts-liberation > /dev/null; \
 	else echo "no $(CHROMIUM): install Debian's chromium (as root) for the browser test" >&2; fi
 
-install: $(STAMP) $(CHROMIUM)
+# `kb map --format dot` is checked by rendering it with Graphviz's dot (Debian's graphviz).
+DOT := /usr/bin/dot
+
+$(DOT):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends graphviz > /dev/null; \
+	else echo "no $(DOT): install Debian's graphviz (as root) for the map rendering test" >&2; fi
+
+# The official Mermaid package, for the test that parses and renders kb's Mermaid maps in
+# the headless browser (npm, pinned by tests/js/package-lock.json; no browser download).
+MERMAID := tests/js/node_modules/mermaid/dist/mermaid.min.js
+
+$(MERMAID): tests/js/package.json tests/js/package-lock.json
+	@if command -v npm > /dev/null; then \
+	  npm ci --prefix tests/js --no-audit --no-fund --ignore-scripts && touch $(MERMAID); \
+	else echo "no npm: install Node.js (Debian's nodejs and npm) for the Mermaid test" >&2; fi
+
+install: $(STAMP) $(CHROMIUM) $(DOT) $(MERMAID)
 
 KB_DEMO := $(BIN)/kb --home $(DEMO)/kb
 
@@ -45,8 +62,14 @@ demo: install
 	$(KB_DEMO) ask "what must I never touch in inventory?"
 	$(KB_DEMO) ask "who knows the user token code now?"
 	$(KB_DEMO) bus-factor --without "Alex Morgan" --markdown $(DEMO)/bus-factor.md
+	$(KB_DEMO) incident payment-service --symptom "timeouts on POST /payments" -o $(DEMO)/incident-plan.md
+	$(KB_DEMO) map > $(DEMO)/map.md
+	$(KB_DEMO) map --format dot > $(DEMO)/map.dot
+	$(KB_DEMO) coupling
+	$(KB_DEMO) contracts
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
 	@echo "bus-factor report: $(DEMO)/bus-factor.md"
+	@echo "service map: $(DEMO)/map.md (Mermaid) and $(DEMO)/map.dot (Graphviz)"
 	@echo "dashboard:  $(BIN)/kb --home $(DEMO)/kb ui    then open http://127.0.0.1:8501"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.

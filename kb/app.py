@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kb.analysis.hotspots import HotspotService
     from kb.analysis.incidents import IncidentLog
     from kb.analysis.risk_service import KnowledgeRiskService
+    from kb.analysis.servicemap.service import ServiceMapService
     from kb.analysis.staleness import StalenessService
     from kb.answer.gaps import KnowledgeGaps
     from kb.answer.service import AnswerService
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from kb.contract.connector import Connector, SourceConfig
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.guides.incidents import IncidentService
     from kb.ingest.indexing import Indexer
     from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import Ingestor, IngestReport
@@ -243,6 +245,13 @@ class KB:
             lambda q, k: [hit.source for hit in self.retriever.search(q, k=k)],
         )
 
+    @cached_property
+    def servicemap(self) -> ServiceMapService:
+        """The service map: who calls whom and how, blast radius, impact, coupling, contracts."""
+        from kb.analysis.servicemap.service import ServiceMapService
+
+        return ServiceMapService(self.reader, lambda: self.experts)
+
     def ask(
         self,
         question: str,
@@ -406,6 +415,22 @@ class KB:
     def services(self) -> ServiceList:
         """Every service kb knows."""
         return self.catalog.services()
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        """Incident trace plans: directions, similar incidents, suspect changes, whom to page."""
+        from kb.guides.incidents import IncidentService
+
+        return IncidentService(
+            self.reader,
+            self.servicemap.graph,
+            self.experts,
+            self.staleness,
+            self.hotspots,
+            deploy_channels=self.settings.deploy_channels,
+            deploy_pattern=self.settings.deploy_pattern,
+            blast=self.servicemap.blast_radius,
+        )
 
     @cached_property
     def vectors(self) -> VectorStore:

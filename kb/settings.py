@@ -190,6 +190,30 @@ class Settings:
         default=_UNSET,
         metadata=_spec(1_000_000, "Files larger than this are skipped at ingest.", ge=1),
     )
+    map_extraction: bool = field(
+        default=_UNSET,
+        metadata=_spec(
+            True,
+            "Extract the service map (services, aliases, infrastructure, evidenced edges) at "
+            "git ingest; KB_MAP_EXTRACTION=0 keeps only the per-file dependency hints.",
+        ),
+    )
+    deploy_channels: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "deploys,deployments,releases,*-deploys",
+            "Chat channels whose bot or CI messages announce deploys (names or globs, "
+            "comma-separated); incident plans count these deploys as changes.",
+        ),
+    )
+    deploy_pattern: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            r"\b(deployed|deploying|released|rolled out|shipped)\b",
+            "A regular expression a deploy announcement matches (case-insensitive); it must "
+            "also name a service and a commit sha or a version.",
+        ),
+    )
     rerank_off: str = field(
         default=_UNSET,
         metadata=_spec(

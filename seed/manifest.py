@@ -16,7 +16,17 @@ from seed.schedule import SERVICE_REPOS
 from seed.script import Leaks
 from seed.slack import Channel, SlackExport
 from seed.timeline import AS_OF, HISTORY_END, HISTORY_START, epoch, iso
-from seed.truth import ADRS, DANGER, DECLARED, INCIDENTS, RULES, SERVICES
+from seed.truth import (
+    ADRS,
+    CAUSES,
+    DANGER,
+    DECLARED,
+    INCIDENTS,
+    OPEN_PAGE,
+    RULES,
+    SAME_ROOT_CAUSE,
+    SERVICES,
+)
 
 
 def _field(key: str, doc: str) -> Any:
@@ -45,10 +55,12 @@ class DemoOrg:
     secrets = _field("secrets", "Leaked credentials and where they are.")
     declared_dependencies = _field("declared_dependencies", "Declared service links.")
     undeclared_dependency = _field("undeclared_dependency", "The planted hidden coupling.")
+    contract_violation = _field("contract_violation", "The planted call its spec lacks.")
     unwritten_rules = _field("unwritten_rules", "Rules only stated in Slack.")
     slack = _field("slack", "Slack export location and channels.")
     stories = _field("stories", "Questions with their expected answers and sources.")
     logs = _field("logs", "The incident's log files and what stitching them must find.")
+    open_page = _field("open_page", "The page open when the history ends, and its cause.")
 
     @property
     def manifest_path(self) -> Path:
@@ -242,6 +254,8 @@ def build_manifest(
             "tickets": tickets,
             "root_cause": cause,
             "postmortem": {"repo": pm[0], "path": pm[1]} if pm else None,
+            "causal_commit": _sha(histories, *CAUSES[i]),
+            "same_root_cause_as": SAME_ROOT_CAUSE.get(i),
         }
         for i, t, start, end, sev, svcs, ch, pm, ic, tickets, cause in INCIDENTS
     ]
@@ -284,6 +298,17 @@ def build_manifest(
             {"from": a, "to": b, "kind": kind, "via": via, "evidence": {"repo": r, "path": p}}
             for a, b, kind, via, r, p in DECLARED
         ],
+        "contract_violation": {
+            "consumer": "notification-service",
+            "provider": "user-service",
+            "call": "GET /users/{customer_id}/preferences",
+            "spec": {"repo": "user-service", "path": "openapi.yaml"},
+            "evidence": {
+                "repo": "notification-service",
+                "path": "src/notifications/user_client.py",
+            },
+            "added_in": _sha(histories, "notification-service", "opt-out-call"),
+        },
         "former_dependencies": [
             {
                 "from": "order-service",
@@ -295,6 +320,12 @@ def build_manifest(
             }
         ],
         "incidents": incidents,
+        "open_page": {
+            "service": OPEN_PAGE["service"],
+            "symptom": OPEN_PAGE["symptom"],
+            "paged_at": iso(epoch(OPEN_PAGE["paged_at"])),
+            "causal_commit": _sha(histories, *OPEN_PAGE["cause"]),
+        },
         "adrs": [
             {
                 "repo": r,

@@ -7,7 +7,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from seed import story
+from seed import recurrences, story
 from seed.files import analytics, inventory, notification, order, payment, platform, user
 from seed.filler import TICKET_PREFIX, FillerEngine
 from seed.gitwriter import git_env
@@ -54,6 +54,7 @@ def story_plans(seed: int) -> tuple[list[CommitPlan], Leaks, list[tuple[str, str
         _MODULES[repo].script(script)
     pairs = story.data_pairs(script)
     story.new_hire(script)
+    recurrences.script(script)
     return script.plans, leaks, pairs
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from seed import slack_incidents as inc
 from seed import slack_incidents_later as later
+from seed import slack_recurrences as recur
 from seed import slack_teams as teams
 from seed.history import CommitRecord, RepoHistory
 from seed.people import person
@@ -162,6 +163,12 @@ STORY_DEPLOYS = {
     "fx-rate": "2026-05-18 14:00:00",
     "dead-letter": "2026-05-19 11:33:00",
     "schema-v2": "2026-05-19 16:12:00",
+    "ord-52": "2024-03-14 13:20:00",
+    "inv-530": "2025-11-27 15:40:00",
+    "inv-530-revert": "2025-11-28 11:58:00",
+    "notif-318": "2026-08-05 08:40:00",
+    "ord-718": "2026-09-15 14:35:00",
+    "pay-760": "2026-10-30 15:30:00",
 }
 
 
@@ -214,10 +221,12 @@ def build_channels(seed: int, histories: dict[str, RepoHistory], leaks: Leaks) -
         inc.email_storm(leaks.slack_bot_token),
         later.inventory_deadlock(),
         later.analytics_lag(leaks.github_token),
+        *recur.recurrences(),
     ):
         channels.append(channel)
         incident_msgs += alerts
     incident_msgs += later.minor_alerts()
+    incident_msgs += recur.open_page()
     channels.insert(
         1,
         Channel(

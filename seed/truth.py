@@ -306,7 +306,73 @@ INCIDENTS = [
         "PAY-640 added fx_rate to payment.completed without bumping schema_version; analytics' "
         "strict decoder crash-looped on it.",
     ),
+    (
+        "INC-2025-11",
+        "Reservation deadlocks on Black Friday",
+        "2025-11-28 11:14",
+        "2025-11-28 12:00",
+        "SEV2",
+        ["inventory-service"],
+        "inc-2025-11-28-reservation-deadlocks",
+        None,
+        "alex",
+        ["INV-530"],
+        "INV-530 took SKU locks before the warehouse lock in the batched expiry job: the "
+        "lock-order inversion of INC-2025-07 again.",
+    ),
+    (
+        "INC-2026-08",
+        "Duplicate shipping emails",
+        "2026-08-05 09:02",
+        "2026-08-05 09:50",
+        "SEV2",
+        ["notification-service"],
+        "inc-2026-08-05-shipping-emails",
+        None,
+        "maria",
+        ["NOTIF-318", "NOTIF-319"],
+        "NOTIF-318's new consumer group started from the earliest offset and re-sent three days "
+        "of shipping emails: the replay of INC-2025-02 again.",
+    ),
+    (
+        "INC-2026-09",
+        "Analytics parks every order.created event",
+        "2026-09-16 06:50",
+        "2026-09-16 08:40",
+        "SEV3",
+        ["analytics-service", "order-service"],
+        "inc-2026-09-16-analytics-orders",
+        None,
+        "maria",
+        ["ORD-718"],
+        "ORD-718 added sales_channel to order.created without bumping schema_version: the "
+        "unversioned field of INC-2026-05 again.",
+    ),
 ]
+
+# The change each incident's write-up names as its cause: (repo, story commit key).
+CAUSES = {
+    "INC-2024-03": ("order-service", "ord-52"),
+    "INC-2025-02": ("notification-service", "group-rename"),
+    "INC-2025-07": ("inventory-service", "inv-471"),
+    "INC-2026-05": ("payment-service", "fx-rate"),
+    "INC-2025-11": ("inventory-service", "inv-530"),
+    "INC-2026-08": ("notification-service", "notif-318"),
+    "INC-2026-09": ("order-service", "ord-718"),
+}
+# A recurrence and the earlier incident with the same root cause (its write-up says so).
+SAME_ROOT_CAUSE = {
+    "INC-2025-11": "INC-2025-07",
+    "INC-2026-08": "INC-2025-02",
+    "INC-2026-09": "INC-2026-05",
+}
+# The page still open when the history ends, and the change behind it.
+OPEN_PAGE = {
+    "service": "payment-service",
+    "symptom": "timeouts on POST /payments",
+    "paged_at": "2026-10-30 16:10:05",
+    "cause": ("payment-service", "pay-760"),
+}
 
 RULES = [
     (

@@ -6,8 +6,9 @@ compared with `tests/golden/`. Rewrite them with `python tests/golden.py` only f
 intended change, and read the diff.
 
 Everything is compared exactly except retrieval scores and confidences: two builds of the
-same demo KB differ there in the third decimal (float arithmetic of the embedder and the
-vector index), never in the order, the text or the sources.
+same demo KB differ there by up to a few hundredths (float arithmetic of the embedder, and
+the vector index's approximate candidates, which set the scale of the full-text part of a
+score), never in the order, the text or the sources.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from golden import COMMANDS, QUESTIONS, read_golden
 
 FLOAT_KEYS = {"score", "confidence"}
-TOLERANCE = 0.02
+TOLERANCE = 0.05
 
 
 def _differences(golden: Any, now: Any, where: str = "") -> list[str]:

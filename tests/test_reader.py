@@ -131,6 +131,22 @@ _QUERY_ARGS: dict[str, tuple[object, ...]] = {
     ),
     "commits_naming": ("INC-1",),
 }
+# The service map's read model (kb.store.service_graph), run the same way.
+_QUERY_ARGS_MAP: dict[str, tuple[object, ...]] = {
+    "service_rows": (),
+    "dependency_rows": (),
+    "event_rows": (),
+    "owner_rule_rows": (),
+    "alias_rows": (),
+    "infrastructure_rows": (),
+    "evidence_rows": (),
+    "change_commits": (),
+    "changed_paths": ("svc",),
+    "commits_touching": ("svc", "src/a_b.py"),
+    "commit_files": ([1, 2],),
+    "contract_docs": (),
+    "repo_checkouts": (),
+}
 
 
 def test_every_read_model_query_names_only_tables_and_columns_of_the_models(db_url: str) -> None:
@@ -141,18 +157,20 @@ def test_every_read_model_query_names_only_tables_and_columns_of_the_models(db_u
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from kb.store import history
+    from kb.store import history, service_graph
     from kb.store.models import Base
 
+    args = {**_QUERY_ARGS, **_QUERY_ARGS_MAP}
     queries = {
         name: fn
-        for name, fn in vars(history).items()
+        for module in (history, service_graph)
+        for name, fn in vars(module).items()
         if inspect.isfunction(fn)
-        and fn.__module__ == history.__name__
+        and fn.__module__ == module.__name__
         and not name.startswith("_")
         and next(iter(inspect.signature(fn).parameters.values())).annotation in (Reader, "Reader")
     }
-    assert set(queries) == set(_QUERY_ARGS), "add the new read-model query to _QUERY_ARGS"
+    assert set(queries) == set(args), "add the new read-model query to _QUERY_ARGS"
     engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
     Base.metadata.create_all(engine)
     with Session(engine) as s:  # a repository, so repo_history runs its commit queries too
@@ -162,6 +180,6 @@ def test_every_read_model_query_names_only_tables_and_columns_of_the_models(db_u
     reader = Reader(db_url)
     try:
         for name, fn in queries.items():
-            fn(reader, *_QUERY_ARGS[name])  # raises on an unknown table or column
+            fn(reader, *args[name])  # raises on an unknown table or column
     finally:
         reader.close()

@@ -140,6 +140,7 @@ class GitConnector:
             previous=state if state.get("content_head") else None,
             max_file_bytes=self.settings.max_file_bytes,
             options=self.source.options,
+            map_extraction=self.settings.map_extraction,
         ):
             if isinstance(record, Checkpoint):
                 state.update(record.cursor)

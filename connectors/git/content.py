@@ -47,6 +47,8 @@ from connectors.git.files import (
 )
 from connectors.git.postmortem import is_postmortem, postmortem_records
 from connectors.git.references import code_lines, service_calls, topic_uses
+from connectors.git.servicemap import is_map_source, map_records
+from connectors.git.servicemap.discover import Component, Layout, discover
 from connectors.git.services import (
     CATALOG_NAMES,
     CODEOWNERS_PATHS,
@@ -59,9 +61,9 @@ from connectors.git.services import (
     readme_summary,
     team_and_person,
 )
-from connectors.yaml_lines import yaml_error_line
+from connectors.yaml_lines import load_yaml, yaml_error_line
 from kb.contract.chunking import chunk_markdown
-from kb.contract.kinds import DependencyKind, DocumentKind, WisdomKind
+from kb.contract.kinds import ComponentKind, DependencyKind, DocumentKind, WisdomKind
 from kb.contract.records import (
     Checkpoint,
     ChunkText,
@@ -86,10 +88,11 @@ _NO_REFERENCE_DIRS = frozenset(
 )
 
 
-def _settings_key(max_file_bytes: int, options: dict[str, Any]) -> str:
+def _settings_key(max_file_bytes: int, options: dict[str, Any], map_extraction: bool) -> str:
     """What, besides the files, decides the records: loader version, size limit, services."""
     raw = json.dumps(
-        [LOADER_VERSION, max_file_bytes, options.get("service"), options.get("services")],
+        [LOADER_VERSION, max_file_bytes, options.get("service"), options.get("services")]
+        + ([] if map_extraction else ["no-map"]),
         sort_keys=True,
         default=str,
     )
@@ -103,9 +106,15 @@ def load_content(
     previous: dict[str, Any] | None,
     max_file_bytes: int,
     options: dict[str, Any],
+    map_extraction: bool = True,
 ) -> Iterator[Record]:
-    """Yield the records of files new or changed since `previous`, then a Checkpoint."""
-    settings = _settings_key(max_file_bytes, options)
+    """Yield the records of files new or changed since `previous`, then a Checkpoint.
+
+    With `map_extraction`, a repository holding several services (found from its compose,
+    Kubernetes, Helm, Backstage and build files) gets its service map (connectors.git.
+    servicemap) instead of the per-file dependency hints.
+    """
+    settings = _settings_key(max_file_bytes, options, map_extraction)
     if previous and (previous.get("content_head"), previous.get("content_settings")) == (
         head,
         settings,
@@ -113,7 +122,9 @@ def load_content(
         yield Checkpoint({k: previous[k] for k in CURSOR_KEYS if k in previous})
         return
     with BlobReader(repo_path) as reader:
-        scan = _ContentScan(repo_path, repo, head, previous, max_file_bytes, options, reader)
+        scan = _ContentScan(
+            repo_path, repo, head, previous, max_file_bytes, options, reader, map_extraction
+        )
         yield from scan.run()
 
 
@@ -129,6 +140,7 @@ class _ContentScan:
         max_file_bytes: int,
         options: dict[str, Any],
         reader: BlobReader,
+        map_extraction: bool = True,
     ) -> None:
         self.repo, self.head, self.reader = repo, head, reader
         self.max_file_bytes = max_file_bytes
@@ -138,9 +150,14 @@ class _ContentScan:
         if attributes:
             self.rules = parse_gitattributes(self._text(attributes) or "")
         self.layout = ServiceLayout.build(repo, options, sorted(self.entries))
+        self.map: Layout | None = None
+        self.texts: dict[str, str] = {}  # what the map reads, kept from the file pass
+        self.failed: set[str] = set()
+        if map_extraction and not options.get("service"):
+            self.map = self._discover(options)
         # Options reach content only through the service layout (batch sizes and the like
         # must not force a re-read).
-        self.settings = _settings_key(max_file_bytes, options)
+        self.settings = _settings_key(max_file_bytes, options, map_extraction)
         raw = json.dumps(
             [self.settings, self.layout.fingerprint(), attributes.sha if attributes else None]
         )
@@ -159,6 +176,34 @@ class _ContentScan:
         self.adrs: dict[str, tuple[str, ParsedAdr]] = {}
         self.edges: dict[str, list[str]] = {}  # ADR path → paths it supersedes, for the cursor
 
+    def _discover(self, options: dict[str, Any]) -> Layout | None:
+        """The repo's service map layout when it holds several services, else None.
+
+        `services` options (PREFIX=NAME) win: a component in that folder takes that name.
+        """
+        layout = discover(sorted(self.entries), self._map_text)
+        services = [c for c in layout.components if c.kind is ComponentKind.SERVICE]
+        given = dict(self.layout.prefixes)
+        for c in layout.components:
+            name = given.get(c.path + "/")
+            if name and name != c.name:
+                c.spell(c.name)
+                c.name = name
+                c.aliases = [a for a in c.aliases if a != name]
+        if len(services) < 2 and not given:
+            return None
+        if not given:
+            prefixes = sorted(((c.path + "/", c.name) for c in services if c.path),
+                              key=lambda item: -len(item[0]))  # fmt: skip
+            self.layout = ServiceLayout(self.repo, None, prefixes)
+        return layout
+
+    def _map_text(self, path: str) -> str | None:
+        if path in self.texts:
+            return self.texts[path]
+        entry = self.entries.get(path)
+        return self._text(entry) if entry is not None else None
+
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> Iterator[Record]:
@@ -172,6 +217,10 @@ class _ContentScan:
         if not self.full:
             for path in deleted:
                 yield DocumentSet(self._prefix(path), frozenset())
+        if self.map is not None:
+            self.map.unread = [u for u in self.map.unread if u.path not in self.failed]
+            yield from map_records(self.repo, self.map, sorted(self.entries), self._map_text)
+            self.texts.clear()
         for reason, paths in sorted(self.skipped.items()):
             more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
             yield Skipped(reason, len(paths), f"{self.repo}: {', '.join(paths[:3])}{more}")
@@ -260,6 +309,8 @@ class _ContentScan:
             yield Failure(where, why or "not UTF-8 text; skipped")
             yield from self._close(path, [])
             return
+        if self.map is not None and is_map_source(path):
+            self.texts[path] = text
         if is_adr_candidate_name(path):
             adr = parse_adr(text, path)
             if is_adr(path, adr):
@@ -271,8 +322,10 @@ class _ContentScan:
             line = yaml_error_line(exc, text)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             records = [Failure(f"{where}:{line}" if line else where, f"invalid YAML: {problem}")]
+            self.failed.add(path)
         except Exception as exc:  # one odd file must not stop the repo
             records = [Failure(where, f"could not parse: {type(exc).__name__}: {exc}")]
+            self.failed.add(path)
         yield from self._close(path, records)
 
     # -- per-file extraction ---------------------------------------------------------------
@@ -292,9 +345,10 @@ class _ContentScan:
         if path in CODEOWNERS_PATHS:
             out.extend(parse_codeowners(text, self.repo))
             return out
+        mapped = self.map is not None  # the map gives the edges instead of per-file hints
         if name in CATALOG_NAMES:
             structured = True
-            for entry in parse_catalog(text):
+            for entry in [] if mapped else parse_catalog(text):
                 src = service or entry.name
                 for target, line in entry.depends_on:
                     if target != src:
@@ -308,7 +362,10 @@ class _ContentScan:
             out.extend(contract_records(kind, path, text, self._prefix(path), common))
         elif COMPOSE_NAME.match(p.name):
             structured = True
-            out.extend(compose_dependencies(text, self.repo, path))
+            if not mapped:
+                out.extend(compose_dependencies(text, self.repo, path))
+            else:
+                load_yaml(text)  # broken YAML is still reported, with its line
         if is_doc(path):
             out.extend(self._doc(path, text, common))
             return out
@@ -335,7 +392,7 @@ class _ContentScan:
             if code_doc is not None:
                 out.append(code_doc)
         dirs = {part.lower() for part in p.parts[:-1]}
-        if service and not structured and not dirs & _NO_REFERENCE_DIRS:
+        if service and not structured and not mapped and not dirs & _NO_REFERENCE_DIRS:
             python = p.suffix.lower() in (".py", ".pyi")
             lines = code_lines(text, syntax, python=python, comments=comments)
             for call in service_calls(lines):
@@ -402,6 +459,9 @@ class _ContentScan:
         services = self.layout.services()
         if not services:
             return
+        if self.map is not None:  # in the order the system lists them (compose first)
+            order = {c.path + "/": i for i, c in enumerate(self.map.components)}
+            services.sort(key=lambda s: order.get(s[1], len(order)))
         context: dict[str, list[str]] = {}
         for name, prefix in services:
             folder = prefix.rstrip("/")
@@ -436,6 +496,9 @@ class _ContentScan:
                 elif description is None:
                     description = readme_summary(text)
             owner_team, person = team_and_person(owners_of(rules, prefix))
+            found = self._component(prefix)
+            if found is not None and found.owner:
+                team = team or found.owner
             yield ServiceRecord(
                 name=name,
                 repo=self.repo,
@@ -443,7 +506,13 @@ class _ContentScan:
                 owner_team=team or owner_team,
                 owner=person,
                 description=description or catalog_description,
+                aliases=tuple(found.aliases) if found is not None else None,
             )
+
+    def _component(self, prefix: str) -> Component | None:
+        if self.map is None:
+            return None
+        return next((c for c in self.map.components if c.path + "/" == prefix), None)
 
     def _adr_pass(self, changed: list[str], deleted: list[str]) -> Iterator[Record]:
         """Emit ADRs with supersession resolved across files (re-emitting relinked ones)."""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from kb.cli import admin, answers, ingest, risk
+from kb.cli import admin, answers, guides, ingest, risk
+from kb.cli import map as service_map
 from kb.cli.base import KBRoot
 
 
@@ -39,6 +40,9 @@ for _command in (
     ingest.ingest,
     answers.ask, answers.remember, answers.feedback, answers.gaps,
     risk.bus_factor, risk.who, risk.hotspots, risk.wisdom, risk.danger_zones,
+    service_map.map_, service_map.blast_radius, service_map.impact, service_map.coupling,
+    service_map.contracts, service_map.assess,
+    guides.incident, guides.trace, guides.postmortem,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 
@@ -24,3 +25,20 @@ def normalise_name(name: str) -> str:
 def service_of_repo(repo: str | None) -> str | None:
     """The service a repository is, by its name: a repo called `*-service` is that service."""
     return repo if repo and repo.endswith("-service") else None
+
+
+_SERVICE_SUFFIX = re.compile(r"(?:service|services|svc)$")
+
+
+@functools.lru_cache(maxsize=4096)
+def service_key(name: str) -> str:
+    """The key under which spellings of one service match.
+
+    Accents dropped, lowercased, everything but letters and digits removed, then one
+    trailing `service`, `services` or `svc`: checkout, checkoutservice, checkout-service,
+    Checkout_Service and CheckoutService are one service; Catalog.API is catalog-api.
+    """
+    folded = unicodedata.normalize("NFKD", name)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    flat = re.sub(r"[^a-z0-9]", "", folded)
+    return _SERVICE_SUFFIX.sub("", flat) or flat

@@ -49,6 +49,31 @@ class DependencyKind(enum.StrEnum):
     ASYNC_EVENT = "async_event"
     SHARED_DB = "shared_db"
     LIBRARY = "library"
+    GRPC = "grpc"
+
+
+class ComponentKind(enum.StrEnum):
+    """What a named component of a system is: one of its services, or what they run on."""
+
+    SERVICE = "service"
+    LIBRARY = "library"
+
+
+class InfraKind(enum.StrEnum):
+    """Infrastructure a system runs but does not build as a service of its own."""
+
+    BROKER = "broker"
+    DATABASE = "database"
+    CACHE = "cache"
+    PROXY = "proxy"
+    COLLECTOR = "collector"
+    OBSERVABILITY = "observability"
+    LOADGEN = "loadgen"
+    REGISTRY = "registry"
+    CONFIG = "config"
+    FEATURE_FLAGS = "feature_flags"
+    SEARCH = "search"
+    EXTERNAL = "external"
 
 
 class ChangeType(enum.StrEnum):

@@ -15,9 +15,11 @@ from typing import Any, NamedTuple
 from kb.contract.kinds import (
     AdrStatus,
     ChangeType,
+    ComponentKind,
     DependencyKind,
     DocumentKind,
     EventRole,
+    InfraKind,
     Severity,
     WisdomKind,
     WisdomOrigin,
@@ -165,6 +167,19 @@ class ServiceRecord:
     owner_team: str | None = None
     owner: str | None = None  # a person's name or email
     description: str | None = None
+    # Other spellings the system uses for it (compose, Kubernetes, proto, catalog names);
+    # given, they replace the stored ones.
+    aliases: tuple[str, ...] | None = None
+    # A library is a shared internal package services depend on, not deployed on its own.
+    kind: ComponentKind = ComponentKind.SERVICE
+
+
+class Evidence(NamedTuple):
+    """One place that shows a dependency: repo, path and 1-based line."""
+
+    repo: str
+    path: str
+    line: int | None
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,39 @@ class DependencyRecord:
     evidence_path: str | None = None
     evidence_line: int | None = None
     contract_path: str | None = None
+    # Further places that show the same edge, after the first (evidence_*).
+    more_evidence: tuple[Evidence, ...] = ()
+
+    def evidence(self) -> list[Evidence]:
+        """Every place that shows the edge, the first one first."""
+        first = (
+            [Evidence(self.evidence_repo, self.evidence_path, self.evidence_line)]
+            if self.evidence_repo and self.evidence_path
+            else []
+        )
+        return first + [e for e in self.more_evidence if e not in first]
+
+
+@dataclass(frozen=True)
+class InfrastructureRecord:
+    """Infrastructure a repository runs (a broker, a database, a proxy ...): never a service."""
+
+    name: str
+    kind: InfraKind
+    repo: str
+    path: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceMapSet:
+    """What follows is the complete service map extracted from `repo`.
+
+    The map facts stored from an earlier run of the repo (its dependencies other than the
+    derived async ones, its infrastructure) are dropped before the new ones are written.
+    """
+
+    repo: str
 
 
 @dataclass(frozen=True)
@@ -284,4 +332,6 @@ Record = (
     | Failure
     | Skipped
     | Checkpoint
+    | InfrastructureRecord
+    | ServiceMapSet
 )

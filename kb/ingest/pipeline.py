@@ -23,10 +23,12 @@ from kb.contract.records import (
     EventTopicRecord,
     Failure,
     IncidentRecord,
+    InfrastructureRecord,
     PersonRecord,
     Record,
     RepoRecord,
     RepoTreeRecord,
+    ServiceMapSet,
     ServiceRecord,
     Skipped,
     WisdomRecord,
@@ -277,6 +279,8 @@ class Ingestor:
                         )
             report.commits_written += w.commits(by_kind.get(CommitRecord, []))
             then: list[_Step] = [
+                (ServiceMapSet, w.service_map_set, None),
+                (InfrastructureRecord, w.infrastructure, None),
                 (DependencyRecord, w.dependency, "dependencies"),
                 (EventTopicRecord, w.event_topic, None),
                 (CodeOwnerRecord, w.code_owner, "code_owners"),

@@ -28,11 +28,13 @@ from sqlalchemy.types import TypeDecorator
 from kb.contract.kinds import (
     AdrStatus,
     ChangeType,
+    ComponentKind,
     DependencyKind,
     DocumentKind,
     EventRole,
     Feedback,
     IdentityKind,
+    InfraKind,
     Severity,
     WisdomKind,
     WisdomOrigin,
@@ -204,6 +206,53 @@ class Service(Base):
     )
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # service | library (a shared internal package, the target of library edges)
+    kind: Mapped[ComponentKind] = mapped_column(
+        _enum(ComponentKind), default=ComponentKind.SERVICE, server_default="service"
+    )
+
+
+class ServiceAlias(Base):
+    """Another spelling a system uses for a service (compose, Kubernetes, proto, catalog)."""
+
+    __tablename__ = "service_aliases"
+    __table_args__ = (UniqueConstraint("service_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    alias: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Infrastructure(Base):
+    """A broker, database, cache, proxy ... a repository runs: never reported as a service."""
+
+    __tablename__ = "infrastructure"
+    __table_args__ = (UniqueConstraint("repo_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[InfraKind] = mapped_column(_enum(InfraKind))
+    path: Mapped[str | None] = mapped_column(String(1000))
+    line: Mapped[int | None] = mapped_column(Integer)
+
+
+class DependencyEvidence(Base):
+    """Each place that shows a dependency, in order (the first is also on the dependency)."""
+
+    __tablename__ = "dependency_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dependency_id: Mapped[int] = mapped_column(
+        ForeignKey("service_dependencies.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    repo: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(1000))
+    line: Mapped[int | None] = mapped_column(Integer)
 
 
 class ServiceDependency(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, insert, select
@@ -15,13 +16,16 @@ from kb.contract.records import (
     DependencyRecord,
     DocumentSet,
     EventTopicRecord,
+    Evidence,
     IncidentRecord,
+    InfrastructureRecord,
     RepoRecord,
     RepoTreeRecord,
+    ServiceMapSet,
     ServiceRecord,
     WisdomRecord,
 )
-from kb.store import db
+from kb.store import db, servicemap
 from kb.store.models import (
     ChangeType,
     CodeOwner,
@@ -118,7 +122,7 @@ class RecordWriter:
             return None
         if name in self._services:
             return self._services[name]
-        sid = self.s.scalar(select(Service.id).where(Service.name == name))
+        sid = servicemap.find_service(self.s, name)
         if sid is None and create:
             svc = Service(name=name)
             self.s.add(svc)
@@ -167,10 +171,32 @@ class RecordWriter:
             self.s.connection().execute(insert(cast(Table, RepoFile.__table__)), rows)
 
     def service(self, rec: ServiceRecord) -> int:
-        """Upsert a service by name; known fields are never blanked by a record lacking them."""
-        sid = self.service_id(rec.name, create=True)
+        """Upsert a service by name; known fields are never blanked by a record lacking them.
+
+        A service first seen under another spelling (a dependency on "orders-service") is
+        renamed to the name its own repository gives it, the other spelling kept as an alias.
+        """
+        sid = self.s.scalar(select(Service.id).where(Service.name == rec.name))
+        if sid is None:
+            sid = servicemap.find_service(self.s, rec.name)
+            bare = self.s.get(Service, sid) if sid is not None else None
+            if bare is not None and (bare.repo_id is not None or rec.repo is None):
+                sid = None  # a service of its own repository keeps its name
+            elif bare is not None:
+                self._services.pop(bare.name, None)
+                rec = replace(rec, aliases=(*(rec.aliases or ()), bare.name))
+                bare.name = rec.name
+        if sid is None:
+            new = Service(name=rec.name)
+            self.s.add(new)
+            self.s.flush()
+            sid = new.id
+        self._services[rec.name] = sid
         svc = self.s.get(Service, sid)
         assert svc is not None
+        svc.kind = rec.kind
+        if rec.aliases is not None:
+            servicemap.replace_aliases(self.s, sid, rec.name, rec.aliases)
         if rec.repo:
             svc.repo_id = self.repo_id(rec.repo)
         svc.path_prefix = rec.path_prefix or svc.path_prefix or ""
@@ -181,8 +207,11 @@ class RecordWriter:
         self.s.flush()
         return svc.id
 
-    def dependency(self, rec: DependencyRecord) -> None:
-        """Upsert a dependency edge by (from, to, kind, detail)."""
+    def dependency(self, rec: DependencyRecord, evidence: list[Evidence] | None = None) -> None:
+        """Upsert a dependency edge by (from, to, kind, detail).
+
+        Every place that shows it is stored in order: `evidence`, else the record's own.
+        """
         if rec.from_service == rec.to_service:
             return
         src = self.service_id(rec.from_service, create=True)
@@ -206,7 +235,20 @@ class RecordWriter:
         row.contract_path = rec.contract_path or row.contract_path
         row.source_id = self.source_id
         self.s.flush()
+        servicemap.replace_evidence(
+            self.s, row.id, rec.evidence() if evidence is None else evidence
+        )
         self._written_deps.add(row.id)
+
+    def infrastructure(self, rec: InfrastructureRecord) -> None:
+        """Upsert a piece of infrastructure of a repo."""
+        rid = self.repo_id(rec.repo)
+        if rid is not None:
+            servicemap.upsert_infrastructure(self.s, rid, rec)
+
+    def service_map_set(self, rec: ServiceMapSet) -> None:
+        """Drop the map facts of a repo's previous run: its whole new map follows."""
+        servicemap.drop_repo_map(self.s, rec.repo, self.repo_id(rec.repo))
 
     def event_topic(self, rec: EventTopicRecord) -> None:
         """Upsert who publishes / subscribes to a topic."""
@@ -247,6 +289,12 @@ class RecordWriter:
             for pub in publishers.get(ev.topic, []):
                 if pub.service_id == ev.service_id:
                     continue
+                # Both ends show the edge: where it is published, then where it is consumed.
+                both = [
+                    Evidence(e.evidence_repo, e.evidence_path, e.evidence_line)
+                    for e in (pub, ev)
+                    if e.evidence_repo and e.evidence_path
+                ]
                 self.dependency(
                     DependencyRecord(
                         from_service=names[ev.service_id],
@@ -257,7 +305,8 @@ class RecordWriter:
                         evidence_path=ev.evidence_path,
                         evidence_line=ev.evidence_line,
                         contract_path=ev.contract_path or pub.contract_path,
-                    )
+                    ),
+                    both,
                 )
                 n += 1
         if self._written_deps:

@@ -402,6 +402,14 @@ def _email_storm(s: Script) -> None:
     )
     s.commit(
         REPO,
+        "2025-06-10 09:40",
+        "maria",
+        "NOTIF-260 Read the customer's email opt-out from user-service",
+        [append("src/notifications/user_client.py", src.OPT_OUT)],
+        key="opt-out-call",
+    )
+    s.commit(
+        REPO,
         "2025-03-18",
         "maria",
         "NOTIF-230 Rename docs/templates.md to docs/email-templates.md",

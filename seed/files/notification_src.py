@@ -99,6 +99,19 @@ def get_user(customer_id: str) -> dict:
     return resp.json()
 '''
 
+# Planted contract violation: user-service's openapi.yaml has no preferences endpoint
+# (`kb contracts` reports this call).
+OPT_OUT = '''
+
+def email_opt_out(customer_id: str) -> bool:
+    """Whether the customer opted out of email, from their user-service preferences."""
+    resp = httpx.get(
+        f"{settings.user_service_url}/users/{customer_id}/preferences", timeout=2.0
+    )
+    resp.raise_for_status()
+    return not resp.json().get("email", True)
+'''
+
 OFFSET_RESET = """        auto_offset_reset="earliest",
 """
 OFFSET_RESET_GUARDED = """\

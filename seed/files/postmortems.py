@@ -29,6 +29,7 @@ without idempotency keys and 38 customers were charged twice.
 
 ## Timeline (UTC)
 
+- 13:20 ORD-52 deployed: order-service retries a timed-out payment call twice.
 - 13:55 Stripe p99 latency starts climbing (EU region).
 - 14:02 PagerDuty: order-service 5xx rate above 5 % on `POST /orders`. Alex paged.
 - 14:04 Alex acknowledges, opens #inc-2024-03-14-checkout-outage, takes command.
@@ -45,8 +46,9 @@ without idempotency keys and 38 customers were charged twice.
 
 ## Root cause
 
-Checkout depended synchronously on the payment provider. With a 30 s timeout and two
-retries, a slow provider held each request worker for up to 90 s, exhausting the pool.
+Checkout depended synchronously on the payment provider. ORD-52, deployed at 13:20
+that day, made order-service retry a timed-out payment call twice. With a 30 s timeout and
+two retries, a slow provider held each request worker for up to 90 s, exhausting the pool.
 The retries created new PaymentIntents because calls carried no idempotency key, so
 payments that had succeeded at Stripe after our timeout were charged again.
 
@@ -115,7 +117,8 @@ received 41,230 duplicate emails before we stopped the consumer.
 
 ## Root cause
 
-Renaming a consumer group is equivalent to creating a new one. Combined with
+NOTIF-205 renamed the consumer group, and renaming a consumer group is equivalent to
+creating a new one. Combined with
 `auto_offset_reset="earliest"` and no deduplication on `event_id`, the service
 treated a week of history as new work, and every message sends a real email.
 
