@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIPC) -e '.[dev,postgres,openai,ollama]'
 	# An editable install compiles nothing: byte-compile once so every kb command starts
 	# fast even where PYTHONDONTWRITEBYTECODE is set.
-	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed ui > /dev/null
+	$(BIN)/python -m compileall -q kb kb_mcp connectors migrations seed ui bot > /dev/null
 	touch $(STAMP)
 
 # The dashboard's browser test drives Debian's chromium, headless: a browser is never
@@ -67,10 +67,18 @@ demo: install
 	$(KB_DEMO) map --format dot > $(DEMO)/map.dot
 	$(KB_DEMO) coupling
 	$(KB_DEMO) contracts
+	$(KB_DEMO) onboarding -o $(DEMO)/onboarding.md
+	$(KB_DEMO) context --all --write $(DEMO)/context
 	@echo "demo organisation: $(DEMO)/org   knowledge base: $(DEMO)/kb"
 	@echo "bus-factor report: $(DEMO)/bus-factor.md"
 	@echo "service map: $(DEMO)/map.md (Mermaid) and $(DEMO)/map.dot (Graphviz)"
+	@echo "onboarding guide: $(DEMO)/onboarding.md   agent context files: $(DEMO)/context/"
+	@echo "incident plan: $(DEMO)/incident-plan.md"
 	@echo "dashboard:  $(BIN)/kb --home $(DEMO)/kb ui    then open http://127.0.0.1:8501"
+	@echo "Slack bot:  create the app from bot/manifest.yml, then"
+	@echo "            KB_SLACK_BOT_TOKEN=xoxb-... KB_SLACK_APP_TOKEN=xapp-... $(BIN)/kb --home $(DEMO)/kb bot"
+	@echo "MCP server: $(BIN)/kb --home $(DEMO)/kb mcp    (stdio; --http --port 8765 to share it;"
+	@echo "            register it with your agent as the README's 'Coding agents' section shows)"
 
 # pytest exits 5 when it collected no test: a run that tests nothing is a failure.
 test: install

@@ -18,6 +18,7 @@ from typing import Any
 from kb.contract.chunking import MAX_CHUNK_CHARS
 from kb.contract.kinds import DocumentKind
 from kb.contract.records import ChunkText, DocumentRecord, PersonRecord
+from kb.contract.visibility import PRIVATE
 
 # Slack ts: epoch seconds "." microseconds; ten digits of seconds keep datetimes in range.
 _TS = re.compile(r"^\d{1,10}(?:\.\d{1,6})?$")
@@ -169,6 +170,8 @@ class ChannelInfo:
     name: str
     topic: str = ""
     purpose: str = ""
+    # Members only: its content is cited only to them (kb.contract.visibility).
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -422,6 +425,8 @@ def _conversation(
         url = site.permalink(channel.id, head.ts)
     if channel.topic:
         meta["topic"] = channel.topic
+    if channel.private:
+        meta[PRIVATE] = True
     blocks = [m.block() for m in messages]
     document = DocumentRecord(
         external_id=site.document_id(channel.id, key),

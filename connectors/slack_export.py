@@ -354,6 +354,8 @@ class SlackExportConnector:
                     name=folder,
                     topic=topic_value(raw, "topic"),
                     purpose=topic_value(raw, "purpose"),
+                    # groups.json and mpims.json are private; dms.json is skipped by default.
+                    private=list_name != "channels.json",
                 )
                 lists.info[folder] = info
                 lists.raw[folder] = json.dumps(raw, sort_keys=True, default=str).encode()

@@ -236,7 +236,11 @@ class SlackConnector:
                 continue
             name: str = raw["name"] if isinstance(raw.get("name"), str) else raw["id"]
             info = ChannelInfo(
-                raw["id"], name, topic_value(raw, "topic"), topic_value(raw, "purpose")
+                raw["id"],
+                name,
+                topic_value(raw, "topic"),
+                topic_value(raw, "purpose"),
+                private=bool(raw.get("is_private") or raw.get("is_group")),
             )
             directory.channels[info.id] = info.name
             known[info.name.lower()] = known[info.id.lower()] = info

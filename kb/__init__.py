@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from kb.app import KB, InitResult
     from kb.contract.connector import SourceConfig
     from kb.errors import ConfigError, KBError, NotFoundError, SourceError
+    from kb.guides.agent_context import AgentContext, ContextFiles
+    from kb.guides.onboarding import OnboardingGuide
     from kb.guides.trace_report import TraceReport
     from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import IngestReport
@@ -71,17 +73,22 @@ _WHERE = {
     "SourcesOverview": "kb.ingest.overview",
     "IncidentLog": "kb.analysis.incidents",
     "WisdomTable": "kb.analysis.staleness",
+    "OnboardingGuide": "kb.guides.onboarding",
+    "AgentContext": "kb.guides.agent_context",
+    "ContextFiles": "kb.guides.agent_context",
 }
 
 __all__ = [
     "KB",
     "AdrList",
     "AdrRecord",
+    "AgentContext",
     "Answer",
     "BusFactorReport",
     "Citation",
     "ConfigError",
     "Contact",
+    "ContextFiles",
     "DangerZones",
     "DepartureSimulation",
     "Experts",
@@ -93,6 +100,7 @@ __all__ = [
     "KnowledgeGaps",
     "KnowledgeTreemap",
     "NotFoundError",
+    "OnboardingGuide",
     "Remembered",
     "RiskHistory",
     "RiskOverview",

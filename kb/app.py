@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -33,13 +33,18 @@ if TYPE_CHECKING:
     from kb.contract.connector import Connector, SourceConfig
     from kb.contract.kinds import Feedback, Severity, WisdomKind, WisdomOrigin
     from kb.embedding.embedder import CachedEmbedder, Embedder
+    from kb.guides.agent_context import AgentContextService
     from kb.guides.incidents import IncidentService
+    from kb.guides.knowledge import GuideFacts
+    from kb.guides.onboarding import OnboardingService
+    from kb.guides.prose import Smoother
     from kb.ingest.indexing import Indexer
     from kb.ingest.overview import SourcesOverview
     from kb.ingest.pipeline import Ingestor, IngestReport
     from kb.ingest.teaching import Remembered
     from kb.retrieval.hybrid import Retriever
     from kb.store import Store
+    from kb.store.deliveries import Deliveries
     from kb.store.vectors import VectorStore
 
 
@@ -260,11 +265,33 @@ class KB:
         channel: str | None = None,
         surface: str = "cli",
         record: bool = True,
+        readable_channels: Collection[str] | None = None,
     ) -> Answer:
-        """Answer a question with citations (see AnswerService.ask)."""
+        """Answer a question with citations (see AnswerService.ask).
+
+        `readable_channels`, when given, are the ids of the private Slack channels whose
+        content the answer's readers may see: other private channels are not cited (None:
+        all, as on the command line).
+        """
+        visible = None
+        if readable_channels is not None:
+            from kb.contract.visibility import private_channel_filter
+
+            visible = private_channel_filter(readable_channels)
         return self.answers.ask(
-            question, k=k, asker=asker, channel=channel, surface=surface, record=record
+            question,
+            k=k,
+            asker=asker,
+            channel=channel,
+            surface=surface,
+            record=record,
+            visible=visible,
         )
+
+    def services_named(self, text: str) -> list[str]:
+        """The services this knowledge base knows that `text` names (as a question would)."""
+        intent = self.retriever.read_intent(text)
+        return list(dict.fromkeys([*intent.services, *intent.loose_services]))
 
     def ingestor(
         self,
@@ -330,11 +357,16 @@ class KB:
         severity: Severity | None = None,
         when: datetime | None = None,
         origin: WisdomOrigin | None = None,
+        url: str | None = None,
+        captured_by: str | None = None,
+        private_to: str | None = None,
     ) -> Remembered:
         """Store taught knowledge in the teller's words, attributed and dated.
 
         `origin` is `taught` (a person, the default) or `agent_taught` (a coding agent,
-        through MCP): answers cite an agent's note as such.
+        through MCP): answers cite an agent's note as such. A note captured from a
+        conversation cites it (`url`, a Slack permalink) and names who captured it; one
+        captured in a private channel (`private_to`, its id) is cited only to its members.
         """
         from kb.contract.kinds import Severity, WisdomKind, WisdomOrigin
         from kb.ingest.teaching import Remembered, TaughtNote, taught_source
@@ -347,6 +379,9 @@ class KB:
             wisdom_kind=kind or WisdomKind.UNWRITTEN_RULE,
             severity=severity or Severity.MEDIUM,
             origin=origin or WisdomOrigin.TAUGHT,
+            url=url,
+            captured_by=captured_by,
+            private_to=private_to,
         )
         report = self.ingest(
             taught_source(self.settings), connector=note, indexer=self._note_indexer()
@@ -375,6 +410,14 @@ class KB:
         from kb.store.questions import set_feedback
 
         set_feedback(self.store, answer_id, vote, comment)
+
+    @cached_property
+    def deliveries(self) -> Deliveries:
+        """Deliveries a surface handled (answered once, across restarts) and what it keeps."""
+        from kb.store.deliveries import Deliveries
+
+        self.store.migrate()
+        return Deliveries(self.store)
 
     def gaps(self) -> KnowledgeGaps:
         """Unanswered and down-voted questions by service, with who could answer them."""
@@ -415,6 +458,58 @@ class KB:
     def services(self) -> ServiceList:
         """Every service kb knows."""
         return self.catalog.services()
+
+    def guide_facts(self) -> GuideFacts:
+        """What the onboarding guide and agent context files cite, read now."""
+        from kb.guides.knowledge import GuideFacts
+
+        return GuideFacts(self.store, self.reader, self.staleness.stale().entries, self.adrs())
+
+    def _guide_smoother(self) -> Smoother | None:
+        """The configured chat model, to smooth guides' prose (None: no LLM configured)."""
+        from kb.answer.llm import build_chat_model
+        from kb.guides.prose import Smoother
+
+        model = build_chat_model(self.settings)
+        if model is None:
+            return None
+        return Smoother(model, f"{self.settings.llm_provider}:{self.settings.llm_model}")
+
+    def _service_map(self, service: str | None) -> str | None:
+        """The Mermaid map of the system, or of one service and its neighbours."""
+        drawn = self.servicemap.map(service)
+        return drawn.to_mermaid() if drawn.graph.services else None
+
+    @cached_property
+    def onboarding(self) -> OnboardingService:
+        """Onboarding guides to the whole system or one service, every item cited."""
+        from kb.guides.onboarding import OnboardingService
+
+        return OnboardingService(
+            self.guide_facts,
+            self.experts,
+            self.incident_log,
+            self.gaps,
+            service_map=self._service_map,
+            smoother=self._guide_smoother(),
+        )
+
+    @cached_property
+    def agent_context(self) -> AgentContextService:
+        """Context files for coding agents (AGENTS.md / CLAUDE.md), one per service."""
+        from kb.guides.agent_context import AgentContextService
+
+        return AgentContextService(self.guide_facts, self.experts, self._ingested_paths)
+
+    def _ingested_paths(self) -> list[Path]:
+        """The local folders kb ingests (repositories, ADR folders): never written unasked."""
+        from kb.store.history import source_rows
+
+        return [
+            Path(r.location)
+            for r in source_rows(self.reader)
+            if r.kind in ("git", "adr") and Path(r.location).is_dir()
+        ]
 
     @cached_property
     def incidents(self) -> IncidentService:

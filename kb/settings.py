@@ -165,6 +165,35 @@ class Settings:
             "at a local fake server).",
         ),
     )
+    ui_url: str | None = field(
+        default=_UNSET,
+        metadata=_spec(
+            None,
+            "Web address of the dashboard (`kb ui`); when set, the bot's answers link to it.",
+        ),
+    )
+    slack_incident_briefs: bool = field(
+        default=_UNSET,
+        metadata=_spec(
+            False,
+            "Let `kb bot` post (and keep current) a brief in incident channels it is invited to.",
+        ),
+    )
+    slack_incident_channels: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "inc-*,incident-*",
+            "Comma-separated name patterns of incident channels (shell wildcards).",
+        ),
+    )
+    slack_mention_only_channels: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "",
+            "Comma-separated channel names or ids where `kb bot` answers only when mentioned, "
+            "even in its own threads ('*': every channel).",
+        ),
+    )
     mcp_remember: bool = field(
         default=_UNSET,
         metadata=_spec(

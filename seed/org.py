@@ -46,25 +46,30 @@ def claim_output_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def story_plans(seed: int) -> tuple[list[CommitPlan], Leaks, list[tuple[str, str]]]:
-    """All scripted commits, the fake credentials they leak, and the co-change pairs."""
+def story_plans(
+    seed: int,
+) -> tuple[list[CommitPlan], Leaks, list[tuple[str, str]], list[CommitPlan]]:
+    """All scripted commits, the fake credentials they leak, the co-change pairs, and the
+    late ones among them (seed.recurrences: scheduled around, not with)."""
     leaks = Leaks.draw(random.Random(f"{seed}:leaks"))
     script = Script(random.Random(f"{seed}:story"), leaks)
     for repo in REPOS:
         _MODULES[repo].script(script)
     pairs = story.data_pairs(script)
     story.new_hire(script)
+    before = len(script.plans)
     recurrences.script(script)
-    return script.plans, leaks, pairs
+    return script.plans, leaks, pairs, script.plans[before:]
 
 
 def build_repositories(
     out_dir: Path, seed: int
 ) -> tuple[dict[str, RepoHistory], Leaks, list[tuple[str, str]]]:
     """Write every git repository under out_dir/repos and return what was written."""
-    plans, leaks, pairs = story_plans(seed)
+    plans, leaks, pairs, late = story_plans(seed)
     reserved = {t for plan in plans for t in _TICKET.findall(plan.message)}
-    everything = plans + schedule(plans, seed)
+    early = [plan for plan in plans if plan not in late]
+    everything = plans + schedule(early, seed)
     for seq, plan in enumerate(everything):
         plan.seq = seq
     histories: dict[str, RepoHistory] = {}
@@ -78,7 +83,7 @@ def build_repositories(
                 notes=list(_MODULES[repo].NOTES),
                 protected=PROTECTED.get(repo, {}),
                 reserved_tickets=reserved,
-                anchors=_ticket_anchors(repo, mine),
+                anchors=_ticket_anchors(repo, [plan for plan in mine if plan not in late]),
             )
             histories[repo] = write_history(out_dir / "repos" / repo, repo, mine, engine, env)
     return histories, leaks, pairs

@@ -33,6 +33,9 @@ class Msg:
     reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     kind: str = ""
     attachment: dict | None = None
+    # Added after the export's randomness was laid out: drawn from a stream of its own, so
+    # every earlier message keeps its ts (evaluation sets cite messages by ts).
+    late: bool = False
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Channel:
     archived: bool = False
     general: bool = False
     messages: list[Msg] = field(default_factory=list)
+    late: bool = False  # its id, like a late message's ts, comes from the late stream
 
 
 @dataclass(frozen=True)
@@ -157,12 +161,14 @@ def _channel_messages(
     channel_ids: dict[str, str],
     rng: random.Random,
     keyed: dict[str, tuple[str, str]],
+    late_rng: random.Random,
 ) -> list[dict]:
     taken: set[str] = set()
     rendered: list[tuple[Msg, dict]] = []
     by_key: dict[str, dict] = {}
     for msg in sorted(channel.messages, key=lambda m: m.at):
-        ts = _ts(rng, msg.at, taken)
+        draw = late_rng if msg.late or channel.late else rng
+        ts = _ts(draw, msg.at, taken)
         if msg.kind == "deleted":
             # The parent was deleted but has replies: Slack keeps a tombstone in its place.
             out = {
@@ -174,7 +180,7 @@ def _channel_messages(
                 "ts": ts,
             }
         else:
-            out = _render(msg, ts, ids, channel_ids, rng)
+            out = _render(msg, ts, ids, channel_ids, draw)
         if msg.key:
             if msg.key in keyed:
                 raise ValueError(f"#{channel.name}: message key {msg.key!r} is used twice")
@@ -271,14 +277,16 @@ def write_slack_export(out_dir: Path, seed: int, channels: list[Channel]) -> Sla
     """Write slack-export/ and slack-export.zip under out_dir."""
     rng = random.Random(f"{seed}:slack")
     ids = _Ids(rng)
-    channel_ids = {c.name: _slack_id(rng, "C") for c in channels}
+    late_rng = random.Random(f"{seed}:slack:late")
+    channel_ids = {c.name: _slack_id(rng, "C") for c in channels if not c.late}
+    channel_ids.update({c.name: _slack_id(late_rng, "C") for c in channels if c.late})
     root = out_dir / "slack-export"
     root.mkdir(parents=True)
     keyed: dict[str, tuple[str, str]] = {}
     meta = []
     files: dict[str, bytes] = {}
     for channel in channels:
-        messages = _channel_messages(channel, ids, channel_ids, rng, keyed)
+        messages = _channel_messages(channel, ids, channel_ids, rng, keyed, late_rng)
         days: dict[str, list[dict]] = {}
         for message in messages:
             day = datetime.fromtimestamp(float(message["ts"]), UTC).strftime("%Y-%m-%d")

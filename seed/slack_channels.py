@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+from seed import recurrences
 from seed import slack_incidents as inc
 from seed import slack_incidents_later as later
 from seed import slack_recurrences as recur
@@ -163,11 +165,14 @@ STORY_DEPLOYS = {
     "fx-rate": "2026-05-18 14:00:00",
     "dead-letter": "2026-05-19 11:33:00",
     "schema-v2": "2026-05-19 16:12:00",
+}
+# Deploys of seed.recurrences' changes (late messages: see seed.slack.Msg.late).
+LATE_DEPLOYS = {
     "ord-52": "2024-03-14 13:20:00",
     "inv-530": "2025-11-27 15:40:00",
     "inv-530-revert": "2025-11-28 11:58:00",
-    "notif-318": "2026-08-05 08:40:00",
-    "ord-718": "2026-09-15 14:35:00",
+    "notif-456": "2026-08-05 08:40:00",
+    "ord-714": "2026-09-15 14:35:00",
     "pay-760": "2026-10-30 15:30:00",
 }
 
@@ -186,15 +191,19 @@ def deploys(rng: random.Random, histories: dict[str, RepoHistory]) -> Channel:
     """#deploys: the deploy bot, for story deploys and the last eight months."""
     msgs: list[Msg] = []
     since = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+    recur_keys = set(recurrences.KEYS)
     for repo, history in histories.items():
         if repo == "platform":
             continue
         for key, at in STORY_DEPLOYS.items():
             if key in history.by_key:
                 msgs.append(_deploy_msg(history.by_key[key], at))
+        for key, at in LATE_DEPLOYS.items():
+            if key in history.by_key:
+                msgs.append(replace(_deploy_msg(history.by_key[key], at), late=True))
         last_of_day: dict[str, CommitRecord] = {}
         for record in history.commits:
-            if record.when >= since:
+            if record.when >= since and record.key not in recur_keys:
                 last_of_day[_stamp(record.when)[:10]] = record
         for day in sorted(last_of_day):
             record = last_of_day[day]

@@ -141,7 +141,8 @@ def checkout_outage() -> tuple[Channel, list[Msg]]:
             d + "14:49:40",
             "alex",
             "root cause: checkout calls payment-service synchronously "
-            "(ADR-0002) with a 30s timeout, and ORD-52 (deployed 13:20 today) added 2 retries. "
+            "(ADR-0002) with a 30s timeout and 2 retries, which ORD-52 (deployed 13:20 today) "
+            "extended to read timeouts. "
             "When Stripe latency spiked, every "
             "order-service worker blocked on POST /payments, and the retries, sent without "
             "idempotency keys, charged 38 customers twice.",

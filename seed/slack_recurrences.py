@@ -3,6 +3,8 @@ end of the history."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from seed.slack import Channel, Msg
 from seed.slack_incidents import page
 
@@ -23,7 +25,7 @@ def _incident(
     channel = Channel(
         ch, msgs[0].at, ic, purpose, topic=f"IC: {ic.title()}", members=members,
         archived=True, messages=[*(Msg(msgs[0].at, who, "", kind="join") for who in members),
-                                 *msgs],
+                                 *msgs], late=True,
     )  # fmt: skip
     key = inc.lower().replace("-", "")
     shared = [
@@ -32,7 +34,7 @@ def _incident(
         Msg(msgs[-1].at, ic, resolved, thread=key, broadcast=True),
         page(day + msgs[-1].at[11:16] + ":30", number, title, f"pd{number}r", state="Resolved"),
     ]
-    return channel, shared
+    return channel, [replace(m, late=True) for m in shared]
 
 
 def black_friday_deadlock() -> tuple[Channel, list[Msg]]:
@@ -107,7 +109,7 @@ def shipping_email_replay() -> tuple[Channel, list[Msg]]:
                 d + "09:11:30",
                 "sofia",
                 "the shipping consumer went out at 08:40 with "
-                "NOTIF-318. new group, auto_offset_reset=earliest",
+                "NOTIF-456. new group, auto_offset_reset=earliest",
             ),
             Msg(
                 d + "09:14:10",
@@ -117,13 +119,13 @@ def shipping_email_replay() -> tuple[Channel, list[Msg]]:
             Msg(
                 d + "09:48:00",
                 "maria",
-                "fix: NOTIF-319 starts the group at the latest "
+                "fix: NOTIF-457 starts the group at the latest "
                 "offset; committed offsets moved to now before restarting",
             ),
             Msg(
                 d + "09:55:00",
                 "maria",
-                "root cause: NOTIF-318 gave shipping updates a new "
+                "root cause: NOTIF-456 gave shipping updates a new "
                 "consumer group that starts from the earliest offset, so three days of "
                 "shipment.updated were sent again: the replay of INC-2025-02, on another "
                 "topic.",
@@ -142,7 +144,7 @@ def order_channel_field() -> tuple[Channel, list[Msg]]:
         "inc-2026-09-16-analytics-orders",
         "INC-2026-09 Analytics parks every order.created event (SEV3)",
         "maria",
-        ("maria", "sofia", "alex"),
+        ("maria", "alex", "sofia"),
         (d + "06:50:30", 4833, "analytics-service: parked events > 1000 (order.created)"),
         [
             Msg(
@@ -154,11 +156,11 @@ def order_channel_field() -> tuple[Channel, list[Msg]]:
             Msg(
                 d + "07:08:20",
                 "maria",
-                "the parked events carry a sales_channel field. <@sofia> was that ORD-718?",
+                "the parked events carry a sales_channel field. <@alex> was that ORD-714?",
             ),
             Msg(
                 d + "07:15:45",
-                "sofia",
+                "alex",
                 "yes, deployed 14:35 yesterday. I did not bump schema_version, sorry",
             ),
             Msg(
@@ -170,7 +172,7 @@ def order_channel_field() -> tuple[Channel, list[Msg]]:
             Msg(
                 d + "08:45:00",
                 "maria",
-                "root cause: ORD-718 added sales_channel to "
+                "root cause: ORD-714 added sales_channel to "
                 "order.created without bumping schema_version, and analytics rejects unknown "
                 "fields: the unversioned field of INC-2026-05 again.",
             ),
@@ -182,7 +184,7 @@ def order_channel_field() -> tuple[Channel, list[Msg]]:
 
 def open_page() -> list[Msg]:
     """The page still open when the history ends: payment-service slows after PAY-760."""
-    return [
+    msgs = [
         page(
             "2026-10-30 16:10:05",
             4987,
@@ -196,6 +198,7 @@ def open_page() -> list[Msg]:
             thread="pd4987",
         ),
     ]
+    return [replace(m, late=True) for m in msgs]
 
 
 def recurrences() -> list[tuple[Channel, list[Msg]]]:

@@ -330,8 +330,8 @@ INCIDENTS = [
         "inc-2026-08-05-shipping-emails",
         None,
         "maria",
-        ["NOTIF-318", "NOTIF-319"],
-        "NOTIF-318's new consumer group started from the earliest offset and re-sent three days "
+        ["NOTIF-456", "NOTIF-457"],
+        "NOTIF-456's new consumer group started from the earliest offset and re-sent three days "
         "of shipping emails: the replay of INC-2025-02 again.",
     ),
     (
@@ -344,8 +344,8 @@ INCIDENTS = [
         "inc-2026-09-16-analytics-orders",
         None,
         "maria",
-        ["ORD-718"],
-        "ORD-718 added sales_channel to order.created without bumping schema_version: the "
+        ["ORD-714"],
+        "ORD-714 added sales_channel to order.created without bumping schema_version: the "
         "unversioned field of INC-2026-05 again.",
     ),
 ]
@@ -357,8 +357,8 @@ CAUSES = {
     "INC-2025-07": ("inventory-service", "inv-471"),
     "INC-2026-05": ("payment-service", "fx-rate"),
     "INC-2025-11": ("inventory-service", "inv-530"),
-    "INC-2026-08": ("notification-service", "notif-318"),
-    "INC-2026-09": ("order-service", "ord-718"),
+    "INC-2026-08": ("notification-service", "notif-456"),
+    "INC-2026-09": ("order-service", "ord-714"),
 }
 # A recurrence and the earlier incident with the same root cause (its write-up says so).
 SAME_ROOT_CAUSE = {

@@ -457,7 +457,8 @@ home = args[args.index("--home") + 1]
 cmd = args[args.index("--home") + 2:]
 os.makedirs(home, exist_ok=True)
 with open(os.environ["FAKE_KB_LOG"], "a") as log:
-    log.write(" ".join(cmd) + "\\n")
+    nomap = " #nomap" if os.environ.get("KB_MAP_EXTRACTION") == "0" else ""
+    log.write(" ".join(cmd) + nomap + "\\n")
 if cmd[0] == "map":
     if os.environ.get("FAKE_KB_NO_MAP"):
         sys.stderr.write("Usage: kb [OPTIONS] COMMAND [ARGS]...\\nError: No such command 'map'.\\n")
@@ -499,8 +500,19 @@ def test_run_ingests_each_repo_by_name_and_prints_the_tables(
     assert calls.count("map --format json") == 3  # best of three
     assert "| edge precision | 1.00 (4/4) | ≥ 0.85 | yes |" in out
     assert "| service recall | 1.00 (4/4) | ≥ 0.95 | yes |" in out
-    assert "KB_MAP_EXTRACTION is not read by this kb" in out
+    # This kb reads KB_MAP_EXTRACTION: the ingest is timed again without the map.
+    assert f"ingest git {repos / 'tiny'} --name tiny #nomap" in calls
+    assert "| map share of ingest |" in out
     assert "| **overall** | 1.00 | 1.00 | 1.00 |" in out
+    log.write_text("")
+    main(["--repos-dir", str(repos), "--truth-dir", str(truth_dir), "--kb", str(kb),
+          "--ingest-runs", "3"])  # fmt: skip
+    ingests = [c for c in log.read_text().splitlines() if c.startswith("ingest")]
+    assert len(ingests) == 6 and sum(c.endswith("#nomap") for c in ingests) == 3
+    capsys.readouterr()
+    monkeypatch.setattr("bench.map.kb_reads_switch", lambda *_: False)
+    main(["--repos-dir", str(repos), "--truth-dir", str(truth_dir), "--kb", str(kb)])
+    assert "KB_MAP_EXTRACTION is not read by this kb" in capsys.readouterr().out
 
     rc = main(["--repos-dir", str(repos), "--truth-dir", str(truth_dir), "--kb", str(kb), "--json"])
     data = json.loads(capsys.readouterr().out)

@@ -8,21 +8,18 @@ time. Sync edges must come out solid, event and shared-data edges dotted.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uibrowser as ub
+from maptools import MERMAID_JS, graphviz_dot, missing
 
 from kb.analysis.servicemap.graph import Edge, Infra, Location, ServiceGraph, ServiceNode
 from kb.analysis.servicemap.render import ServiceMap
 from kb.app import KB
-
-MERMAID_JS = Path(__file__).with_name("js") / "node_modules/mermaid/dist/mermaid.min.js"
 
 _RENDER = """async (text) => {
     mermaid.initialize({startOnLoad: false, securityLevel: 'strict'});
@@ -34,12 +31,9 @@ _RENDER = """async (text) => {
 
 @pytest.fixture(scope="module")
 def mermaid_page() -> Any:
-    missing = [p for p in (ub.CHROMIUM, MERMAID_JS) if not p.exists()]
-    if missing:
-        reason = f"no {missing[0]}: `make install` installs chromium and tests/js (npm ci)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    absent = [p for p in (ub.CHROMIUM, MERMAID_JS) if not p.exists()]
+    if absent:
+        missing(f"no {absent[0]}: `make install` installs chromium and tests/js (npm ci)")
     with ub.browser() as browser:
         page = browser.new_page()
         page.set_content("<html><body></body></html>")
@@ -87,8 +81,7 @@ def test_the_demo_map_renders_sync_solid_and_events_dotted(
 
 
 def test_dot_draws_each_kind_in_its_style_and_renders(tmp_path: Path) -> None:
-    dot = shutil.which("dot")
-    assert dot, "Graphviz's dot is missing: `make install` installs Debian's graphviz"
+    dot = graphviz_dot()
     graph = ServiceGraph(
         services=[ServiceNode(n, "shop", f"services/{n}", None) for n in
                   ("gateway", "orders", "payment", "inventory")],

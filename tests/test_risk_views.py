@@ -272,7 +272,8 @@ def test_incident_log_correlates_known_issues_and_changes(
     ids = [i.row.label for i in log.incidents]
     # Newest first: incidents with an id, and the alert threads of #incidents.
     assert [i for i in ids if i.startswith("INC-")] == [
-        "INC-2026-05", "INC-2025-07", "INC-2025-02", "INC-2024-03",
+        "INC-2026-09", "INC-2026-08", "INC-2026-05", "INC-2025-11", "INC-2025-07",
+        "INC-2025-02", "INC-2024-03",
     ]  # fmt: skip
     assert "#incidents 2024-03-14 14:02" in ids
     deadlock = next(i for i in log.incidents if i.row.label == "INC-2025-07").to_json()

@@ -5,13 +5,13 @@ radius, impact and assessment follow the graph, each with evidence that exists."
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from maptools import graphviz_dot
 
 from kb.app import KB
 from kb.cli import cli
@@ -172,8 +172,7 @@ def test_map_around_one_service(demo: KB) -> None:
 
 
 def test_dot_renders_with_graphviz(demo: KB, tmp_path: Path) -> None:
-    dot = shutil.which("dot")
-    assert dot, "Graphviz's dot is missing: `make install` installs Debian's graphviz"
+    dot = graphviz_dot()
     result = CliRunner().invoke(cli, ["map", "--format", "dot"], obj={"kb": demo})
     assert result.exit_code == 0
     svg = subprocess.run([dot, "-Tsvg"], input=result.output, capture_output=True, text=True,

@@ -45,7 +45,6 @@ from kb.contract.records import (
     RepoRecord,
     ServiceMapSet,
     ServiceRecord,
-    Skipped,
 )
 from kb.settings import Settings
 
@@ -71,7 +70,9 @@ def test_polyglot_monorepo_gives_the_expected_map_and_reports_what_it_could_not_
     report = kb_app.ingest(SourceConfig("git", REPO_NAME, str(repo), {}))
     failures = {f["where"]: f["message"] for f in report.failures}
     assert f"{REPO_NAME}:deploy/k8s/broken.yaml:5" in failures
-    assert failures[f"{REPO_NAME}:proto/legacy/broken.proto:6"] == "invalid proto: unclosed '('"
+    assert failures[f"{REPO_NAME}:proto/legacy/broken.proto:6"] == (
+        "invalid proto: unclosed '('; skipped"
+    )
     assert report.skipped["too large"] == 1  # the generated client naming orders-service
 
     got = kb_app.servicemap.graph().to_json()
@@ -426,17 +427,20 @@ def test_bad_input_is_reported_with_its_line_and_the_rest_is_mapped(tmp_path: Pa
         "      containers:\n        - env:\n            - name: A_URL\n"
         '              value: {{ include "a.url" . }}\n',
         "k8s/templated.yaml": "apiVersion: v1\nkind: Deployment\nmetadata:\n  name: {{ x }}\n",
+        "b/package.json": '{"name": "b",\n  "version": }\n',
     }
     records = Files(tmp_path, files).records()
     failures = {r.where: r.message for r in records if isinstance(r, Failure)}
-    assert set(failures) == {"r:k8s/broken.yaml:4", "r:protos/broken.proto:3"}
+    assert set(failures) == {
+        "r:k8s/broken.yaml:4", "r:protos/broken.proto:3", "r:chart/templates/deploy.yaml:8",
+        "r:k8s/templated.yaml:4", "r:b/package.json:2",
+    }  # fmt: skip
     assert failures["r:k8s/broken.yaml:4"].startswith("invalid YAML: ")
-    assert failures["r:protos/broken.proto:3"] == "invalid proto: unclosed '('"
-    skipped = {(r.reason, r.where) for r in records if isinstance(r, Skipped)}
-    assert skipped == {
-        ("templated Helm value", "r:chart/templates/deploy.yaml:8"),
-        ("templated YAML", "r:k8s/templated.yaml:4"),
-    }
+    assert failures["r:protos/broken.proto:3"] == "invalid proto: unclosed '('; skipped"
+    assert failures["r:chart/templates/deploy.yaml:8"] == (
+        "templated Helm value not filled from values.yaml; skipped"
+    )
+    assert failures["r:b/package.json:2"].startswith("invalid JSON: ")
     assert set(_edges(records)) == {("a", "b")}
 
 

@@ -96,6 +96,8 @@ def test_impact_of_an_rpc_a_topic_an_endpoint_and_a_library(poly: KB) -> None:
     assert [c["service"] for c in rpc["consumers"]] == ["orders"]
     assert _where(ORDERS_APP, '"payment:50051"') in rpc["consumers"][0]["evidence"]
     assert rpc["audience"][0]["owner"] == "team-orders"
+    # Defined where the .proto says `rpc Charge` (the broken legacy .proto is skipped).
+    assert rpc["files"] == [_where("proto/payment.proto", "rpc Charge")]
     qualified = poly.servicemap.impact("shop.payment.v1.PaymentService/Charge")
     assert [c.service for c in qualified.consumers] == ["orders"]
 

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ from kb.store import questions as qs
 from kb.store import search as sq
 from kb.store.models import WisdomKind
 from kb.store.reader import Reader
+from kb.store.search import SourceRef
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
@@ -98,12 +99,19 @@ class AnswerService:
         channel: str | None = None,
         surface: str = "cli",
         record: bool = True,
+        visible: Callable[[SourceRef], bool] | None = None,
     ) -> Answer:
-        """Answer a question with cited sources; records it (and any gap) unless told not to."""
+        """Answer a question with cited sources; records it (and any gap) unless told not to.
+
+        `visible`, when given, keeps only the sources it accepts (a surface's reader may not
+        see every private channel kb holds).
+        """
         question = question.strip()
         terms = terms_of(question)
         intent = self.retriever.read_intent(question)
         hits = self.retriever.search(question, k=max(k, 8), intent=intent) if terms else []
+        if visible is not None:
+            hits = [hit for hit in hits if visible(hit.source)]
         confidence = confidence_of(hits, terms, sq.term_frequencies(self.store, terms))
         services = self._services(intent, hits)
         if confidence < MIN_CONFIDENCE:

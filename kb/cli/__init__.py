@@ -13,6 +13,7 @@ import click
 
 from kb.cli import admin, answers, guides, ingest, risk
 from kb.cli import map as service_map
+from kb.cli import onboarding as onboarding_cli
 from kb.cli.base import KBRoot
 
 
@@ -45,6 +46,9 @@ for _command in (
     guides.incident, guides.trace, guides.postmortem,
 ):  # fmt: skip
     cli.add_command(_command)
+
+cli.add_command(onboarding_cli.onboarding)
+cli.add_command(onboarding_cli.context)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from kb.contract.connector import SourceConfig
 from kb.contract.records import Checkpoint, DocumentRecord, PersonRecord, Record, WisdomRecord
+from kb.contract.visibility import CHANNEL_ID, PRIVATE
 from kb.settings import Settings
 from kb.store.models import DocumentKind, Severity, WisdomKind, WisdomOrigin
 
@@ -32,6 +33,9 @@ class TaughtNote:
         wisdom_kind: WisdomKind = WisdomKind.UNWRITTEN_RULE,
         severity: Severity = Severity.MEDIUM,
         origin: WisdomOrigin = WisdomOrigin.TAUGHT,
+        url: str | None = None,
+        captured_by: str | None = None,
+        private_to: str | None = None,
     ) -> None:
         if origin is WisdomOrigin.EXTRACTED:
             raise ValueError("a taught note is taught by a person or an agent, not extracted")
@@ -42,6 +46,9 @@ class TaughtNote:
         self.wisdom_kind = wisdom_kind
         self.severity = severity
         self.origin = origin
+        self.url = url
+        self.captured_by = captured_by
+        self.private_to = private_to
         digest = hashlib.sha256(
             f"{self.text}\x00{said_by or ''}\x00{when.isoformat()}".encode()
         ).hexdigest()[:16]
@@ -75,10 +82,13 @@ class TaughtNote:
             author_email=self.said_by if self.said_by and "@" in self.said_by else None,
             created_at=self.when,
             updated_at=self.when,
+            url=self.url,
             meta={
                 "wisdom_kind": self.wisdom_kind.value,
                 "said_by": self.said_by,
                 "origin": self.origin.value,
+                **({"captured_by": self.captured_by} if self.captured_by else {}),
+                **({PRIVATE: True, CHANNEL_ID: self.private_to} if self.private_to else {}),
             },
         )
         yield WisdomRecord(

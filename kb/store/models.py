@@ -549,3 +549,19 @@ class Question(Base):
     feedback: Mapped[Feedback | None] = mapped_column(_enum(Feedback))
     feedback_comment: Mapped[str | None] = mapped_column(Text)
     feedback_at: Mapped[datetime | None]
+
+
+class SurfaceEvent(Base):
+    """A delivery a surface has handled (a Slack event id), or what it keeps between runs.
+
+    The key's insert is the claim: a retried delivery, even after a restart, finds it taken.
+    `data` holds what the surface must remember (the message it keeps current, a thread's
+    question).
+    """
+
+    __tablename__ = "surface_events"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -327,21 +327,6 @@ def script(s: Script) -> None:
     )
     s.commit(
         REPO,
-        "2024-03-14 13:05",
-        "ben",
-        "ORD-52: Retry payment-service calls twice on timeout\n\nStripe has short blips; "
-        "one more try turns most of them into a sale.\n",
-        [
-            replace(
-                "src/orders/config.py",
-                '"ORDER_PAYMENT_RETRIES", "0"',
-                '"ORDER_PAYMENT_RETRIES", "2"',
-            )
-        ],
-        key="ord-52",
-    )
-    s.commit(
-        REPO,
         "2024-03-15 12:10",
         "alex",
         "SHOP-412: ADR-0003 asynchronous payment via "

@@ -19,7 +19,7 @@ class Settings:
         "PAYMENT_SERVICE_URL", "http://payment-service:8080"
     )
     payment_timeout_seconds: float = float(os.environ.get("PAYMENT_TIMEOUT_SECONDS", "30"))
-    payment_retries: int = int(os.environ.get("ORDER_PAYMENT_RETRIES", "0"))
+    payment_retries: int = int(os.environ.get("ORDER_PAYMENT_RETRIES", "2"))
     kafka_brokers: str = os.environ.get("KAFKA_BROKERS", "localhost:9092")
 
 
@@ -219,7 +219,7 @@ def charge(order, customer: dict) -> dict:
                 json=body,
                 timeout=settings.payment_timeout_seconds,
             )
-        except httpx.TimeoutException:
+        except httpx.ConnectTimeout:
             log.warning("payment-service timed out for %s (attempt %d)", order.order_id, attempt)
             continue
         if resp.status_code == 402:

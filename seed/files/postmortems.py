@@ -29,7 +29,7 @@ without idempotency keys and 38 customers were charged twice.
 
 ## Timeline (UTC)
 
-- 13:20 ORD-52 deployed: order-service retries a timed-out payment call twice.
+- 13:20 ORD-52 deployed: order-service retries payment calls on read timeouts too.
 - 13:55 Stripe p99 latency starts climbing (EU region).
 - 14:02 PagerDuty: order-service 5xx rate above 5 % on `POST /orders`. Alex paged.
 - 14:04 Alex acknowledges, opens #inc-2024-03-14-checkout-outage, takes command.
@@ -47,8 +47,9 @@ without idempotency keys and 38 customers were charged twice.
 ## Root cause
 
 Checkout depended synchronously on the payment provider. ORD-52, deployed at 13:20
-that day, made order-service retry a timed-out payment call twice. With a 30 s timeout and
-two retries, a slow provider held each request worker for up to 90 s, exhausting the pool.
+that day, made order-service retry payment calls that timed out waiting for an answer, not
+only those that failed to connect. With a 30 s timeout and two retries, a slow provider
+held each request worker for up to 90 s, exhausting the pool.
 The retries created new PaymentIntents because calls carried no idempotency key, so
 payments that had succeeded at Stripe after our timeout were charged again.
 

@@ -1,1 +1,2 @@
-"""Local fakes of services outside the machine (a Slack Web API over HTTP), for tests."""
+"""Local fakes of services outside the machine (Slack, for an ingest and for an app; LLM
+endpoints), for tests and benchmarks."""

@@ -170,12 +170,22 @@ def _in_range(ts: str, params: dict[str, str]) -> bool:
 class FakeSlackAPI(LoopbackServer):
     """A fake Slack Web API server on 127.0.0.1; `base_url` goes to KB_SLACK_API_URL."""
 
+    # API method -> the method of this class serving it (subclasses add theirs).
+    methods: ClassVar[dict[str, str]] = {
+        "auth.test": "auth_test",
+        "users.list": "users_list",
+        "conversations.list": "conversations_list",
+        "conversations.history": "conversations_history",
+        "conversations.replies": "conversations_replies",
+    }
+    handler: ClassVar[type[BaseHTTPRequestHandler]]
+
     def __init__(self, workspace: FakeWorkspace, token: str = TOKEN, lifetime_s: float = 60.0):
         self.workspace = workspace
         self.token = token
         self.requests: list[RecordedRequest] = []
         self._rate_limits: dict[str, tuple[int, int]] = {}
-        super().__init__(type("Handler", (_Handler,), {"api": self}), lifetime_s)
+        super().__init__(type("Handler", (self.handler,), {"api": self}), lifetime_s)
 
     @property
     def base_url(self) -> str:
@@ -185,6 +195,10 @@ class FakeSlackAPI(LoopbackServer):
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and `Retry-After: retry_after`."""
         self._rate_limits[method] = (times, retry_after)
+
+    def authorized(self, token: str, method: str) -> bool:
+        """Whether `token` may call `method` (the bot token, here)."""
+        return token == self.token
 
     def calls(self, method: str) -> list[RecordedRequest]:
         """The requests made to one API method, in order."""
@@ -266,13 +280,6 @@ class FakeSlackAPI(LoopbackServer):
 
 class _Handler(BaseHTTPRequestHandler):
     api: ClassVar[FakeSlackAPI]
-    methods: ClassVar[dict[str, str]] = {
-        "auth.test": "auth_test",
-        "users.list": "users_list",
-        "conversations.list": "conversations_list",
-        "conversations.history": "conversations_history",
-        "conversations.replies": "conversations_replies",
-    }
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
@@ -289,7 +296,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8") if length else ""
         if body and "json" in (self.headers.get("Content-Type") or ""):
-            params.update({k: str(v) for k, v in json.loads(body).items()})
+            # A JSON body's lists and objects (blocks) stay JSON, as Slack reads them.
+            params.update(
+                {k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(body).items()}
+            )
         elif body:
             params.update(dict(parse_qsl(body)))
         return params
@@ -305,12 +315,12 @@ class _Handler(BaseHTTPRequestHandler):
         if retry_after is not None:
             status, body = 429, {"ok": False, "error": "ratelimited"}
             headers["Retry-After"] = str(retry_after)
-        elif token != self.api.token:
+        elif not self.api.authorized(token, method):
             body = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
-        elif not path.startswith("/api/") or method not in self.methods:
+        elif not path.startswith("/api/") or method not in self.api.methods:
             status, body = 404, {"ok": False, "error": "unknown_method"}
         else:
-            body = getattr(self.api, self.methods[method])(params)
+            body = getattr(self.api, self.api.methods[method])(params)
         self.api.record(RecordedRequest(path, method, params, time.monotonic(), status))
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -319,6 +329,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+FakeSlackAPI.handler = _Handler
 
 
 # --- writing a workspace as a Slack export, and the sample workspace tests share --------------

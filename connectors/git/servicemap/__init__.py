@@ -28,7 +28,6 @@ from kb.contract.records import (
     Record,
     ServiceMapSet,
     ServiceRecord,
-    Skipped,
 )
 
 __all__ = ["Layout", "discover", "map_records"]
@@ -50,7 +49,7 @@ def map_records(repo: str, layout: Layout, paths: list[str], text_of: TextOf) ->
     out: list[Record] = [ServiceMapSet(repo)]
     for u in layout.unread:
         where = f"{repo}:{u.path}:{u.line}" if u.line else f"{repo}:{u.path}"
-        out.append(Failure(where, u.why) if u.fatal else Skipped(u.why, 1, where))
+        out.append(Failure(where, f"{u.why}; skipped"))
     for c in layout.components:
         if c.kind is ComponentKind.LIBRARY:
             out.append(ServiceRecord(c.name, repo, c.path + "/", aliases=tuple(c.aliases),

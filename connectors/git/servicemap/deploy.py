@@ -49,7 +49,6 @@ class Unread:
     path: str
     line: int | None
     why: str
-    fatal: bool = True  # False: a templated value skipped, the file itself was read
 
 
 def is_compose(name: str) -> bool:
@@ -208,7 +207,9 @@ def helm_chart(
             if m and pending:
                 value = _fill(m.group(1).strip().strip("\"'"), values)
                 if value is None:
-                    unread.append(Unread(path, lineno, "templated Helm value", fatal=False))
+                    unread.append(
+                        Unread(path, lineno, "templated Helm value not filled from values.yaml")
+                    )
                 else:
                     d.env.append(Binding(pending, value, path, lineno))
                 pending = None

@@ -6,16 +6,16 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import yaml
 
-from connectors.git.code import PROGRAM_SUFFIXES
 from connectors.git.servicemap import aspire, deploy
+from connectors.git.servicemap.builds import build_names, classify, copied_code
 from connectors.git.servicemap.deploy import Deployable, Unread
+from connectors.git.servicemap.model import Component, Infra, Layout
+from connectors.git.servicemap.protos import proto_services
 from connectors.git.servicemap.vocab import (
-    LIBRARY_DIRS,
     NOT_COMPONENT_DIRS,
     image_base,
     infra_kind,
@@ -23,102 +23,17 @@ from connectors.git.servicemap.vocab import (
 )
 from connectors.yaml_lines import yaml_error_line
 from kb.contract.identity import service_key
-from kb.contract.kinds import ComponentKind, InfraKind
+from kb.contract.kinds import InfraKind
 
 TextOf = Callable[[str], "str | None"]
-
-
-@dataclass
-class Component:
-    """A service or library of the repository: a folder and the names it goes by."""
-
-    name: str
-    path: str
-    kind: ComponentKind = ComponentKind.SERVICE
-    aliases: list[str] = field(default_factory=list)
-    owner: str | None = None
-    deployables: list[Deployable] = field(default_factory=list)
-    build_files: list[str] = field(default_factory=list)
-    # Names a library is imported by (package name, module path), besides its folder's.
-    packages: set[str] = field(default_factory=set)
-    # Code from outside its folder that its image copies in (a shared file), and where the
-    # build points at a library folder: (folder, path, line).
-    copied: list[str] = field(default_factory=list)
-    refs: list[tuple[str, str, int]] = field(default_factory=list)
-
-    def spell(self, name: str) -> None:
-        """Keep another spelling of this component's name."""
-        if name and name != self.name and name not in self.aliases:
-            self.aliases.append(name)
-
-    def name_keys(self) -> set[str]:
-        return {service_key(n) for n in (self.name, *self.aliases)} - {""}
-
-
-@dataclass
-class Infra:
-    name: str
-    kind: InfraKind
-    path: str | None
-    line: int | None
-
-
-@dataclass
-class Layout:
-    """The components, infrastructure and deployables of one repository."""
-
-    components: list[Component]
-    infra: list[Infra]
-    deployables: list[Deployable]
-    unread: list[Unread]
-    protos: dict[str, tuple[str, int]]  # proto service -> (path, line)
-
-    def by_key(self, name: str) -> Component | None:
-        """The component a name means (exact spelling first, then the normalised key)."""
-        for c in self.components:
-            if name == c.name or name in c.aliases:
-                return c
-        key = service_key(name)
-        hits = [c for c in self.components if key in c.name_keys()]
-        return hits[0] if len(hits) == 1 else None
-
-    def server_of(self, proto_service: str) -> Component | None:
-        """The service serving a proto service: the one whose folder holds the .proto, else
-        the one its name means (shared protos/ folders: PaymentService is payment)."""
-        if proto_service not in self.protos:
-            return None
-        path = self.protos[proto_service][0]
-        holder = self.owner_of(path)
-        alone = sum(p == path for p, _ in self.protos.values()) == 1  # not a copy of them all
-        if holder is not None and holder.kind is ComponentKind.SERVICE and alone:
-            return holder
-        return self.by_key(proto_service)
-
-    def infra_named(self, name: str) -> Infra | None:
-        """Known infrastructure of that name (`admin-server` is `spring-petclinic-admin-server`)."""
-        key = service_key(name)
-        for i in self.infra:
-            other = service_key(i.name)
-            if key and other and (other == key or other.endswith(key) or key.endswith(other)):
-                return i
-        return None
-
-    def owner_of(self, path: str) -> Component | None:
-        """The component whose folder holds `path` (the deepest one)."""
-        best: Component | None = None
-        for c in self.components:
-            if (c.path == "" or path.startswith(c.path + "/")) and (
-                best is None or len(c.path) > len(best.path)
-            ):
-                best = c
-        return best
+__all__ = ["Component", "Layout", "TextOf", "discover"]
 
 
 def discover(paths: list[str], text_of: TextOf) -> Layout:
     """Find the components of a repository from its paths and its deployment files."""
     unread: list[Unread] = []
     deployables = _deployables(paths, text_of, unread)
-    protos = _proto_services(paths, text_of, unread)
+    protos = proto_services(paths, text_of, unread)
     folders = _candidate_folders(paths, deployables)
     components: list[Component] = []
     infra: dict[str, Infra] = {}
@@ -149,9 +64,9 @@ def discover(paths: list[str], text_of: TextOf) -> Layout:
         }:
             served.spell(proto)  # its proto name, when it is a spelling of its own
     _attach(layout, deployables)
-    _build_names(layout, text_of)
-    _classify(layout, text_of, paths)
-    _copied_code(layout, paths, text_of)
+    build_names(layout, text_of)
+    classify(layout, text_of, paths)
+    copied_code(layout, paths, text_of)
     kinds = list(InfraKind)
     layout.infra.sort(key=lambda i: kinds.index(i.kind))
     return layout
@@ -194,7 +109,8 @@ def _deployables(paths: list[str], text_of: TextOf, unread: list[Unread]) -> lis
         if not text or (reader is deploy.k8s_deployables and not deploy.is_k8s_manifest(text)):
             continue
         if "{{" in text and reader is deploy.k8s_deployables:
-            unread.append(Unread(path, _first_template_line(text), "templated YAML", fatal=False))
+            why = "templated YAML outside a Helm chart"
+            unread.append(Unread(path, _first_template_line(text), why))
             continue
         try:
             if reader is deploy.compose_deployables:
@@ -245,52 +161,6 @@ def _problem(exc: yaml.YAMLError) -> str:
 
 def _first_template_line(text: str) -> int:
     return next((i for i, line in enumerate(text.split("\n"), 1) if "{{" in line), 1)
-
-
-_PROTO_SERVICE = re.compile(r"^\s*service\s+(\w+)\s*\{")
-
-
-def _proto_services(
-    paths: list[str], text_of: TextOf, unread: list[Unread]
-) -> dict[str, tuple[str, int]]:
-    """Services declared by .proto files; an unbalanced file is reported and skipped."""
-    out: dict[str, tuple[str, int]] = {}
-    for path in paths:
-        if not path.endswith(".proto"):
-            continue
-        text = text_of(path)
-        if text is None:
-            continue
-        problem = _proto_problem(text)
-        if problem:
-            unread.append(Unread(path, problem[0], f"invalid proto: {problem[1]}"))
-            continue
-        for no, line in enumerate(text.split("\n"), start=1):
-            m = _PROTO_SERVICE.match(line)
-            if m:
-                out.setdefault(m.group(1), (path, no))
-    return out
-
-
-def _proto_problem(text: str) -> tuple[int, str] | None:
-    """(line, why) of the first unbalanced bracket of a .proto file, else None."""
-    stack: list[tuple[str, int]] = []
-    pairs = {")": "(", "}": "{", "]": "["}
-    for no, line in enumerate(text.split("\n"), start=1):
-        opened = [ln for ch, ln in stack if ch == "("]
-        if opened:  # a parameter list never spans lines in a .proto
-            return opened[0], "unclosed '('"
-        code = re.sub(r"//.*|\"[^\"]*\"", "", line)
-        for ch in code:
-            if ch in "({[":
-                stack.append((ch, no))
-            elif ch in pairs:
-                if not stack or stack[-1][0] != pairs[ch]:
-                    return no, f"unexpected '{ch}'"
-                stack.pop()
-    if stack:
-        return stack[-1][1], f"unclosed '{stack[-1][0]}'"
-    return None
 
 
 def _candidate_folders(paths: list[str], deployables: list[Deployable]) -> list[str]:
@@ -385,135 +255,3 @@ def _attach(layout: Layout, deployables: list[Deployable]) -> None:
         source_runs = d.source in ("compose", "k8s", "helm")
         if kind is not None and source_runs and layout.infra_named(d.name) is None:
             layout.infra.append(Infra(d.name, kind, d.path, d.line))
-
-
-_PACKAGE_NAME = {
-    "package.json": re.compile(r"^\s*\"name\"\s*:\s*\"([^\"]+)\""),
-    "pyproject.toml": re.compile(r"^\s*name\s*=\s*[\"']([^\"']+)"),
-    "setup.py": re.compile(r"\bname\s*=\s*[\"']([^\"']+)"),
-    "cargo.toml": re.compile(r"^\s*name\s*=\s*\"([^\"]+)\""),
-    "go.mod": re.compile(r"^module\s+(\S+)"),
-}
-
-
-def _build_names(layout: Layout, text_of: TextOf) -> None:
-    """Names build files give: kept as aliases when they mean the same component."""
-    for c in layout.components:
-        for path in c.build_files:
-            name = PurePosixPath(path).name
-            found: str | None = None
-            if name.lower().endswith((".csproj", ".fsproj")):
-                found = PurePosixPath(name).stem
-            elif name.lower() in _PACKAGE_NAME:
-                text = text_of(path) or ""
-                for line in text.split("\n")[:60]:
-                    m = _PACKAGE_NAME[name.lower()].search(line)
-                    if m:
-                        found = m.group(1)
-                        break
-            if not found:
-                continue
-            c.packages.add(found)
-            short = found.rsplit("/", 1)[-1]
-            if service_key(short) in c.name_keys():
-                c.spell(short)
-
-
-def _classify(layout: Layout, text_of: TextOf, paths: list[str]) -> None:
-    """A component neither deployed nor built into an image is a library if it does not run."""
-    for c in layout.components:
-        deployed = any(d.source != "dockerfile" for d in c.deployables)
-        has_image = any(d.source == "dockerfile" for d in c.deployables)
-        if deployed or has_image:
-            continue
-        if _runs(c, text_of, paths):
-            continue
-        c.kind = ComponentKind.LIBRARY
-    for c in layout.components:
-        if (
-            c.kind is ComponentKind.SERVICE
-            and {p.lower() for p in PurePosixPath(c.path).parts[:-1]} & LIBRARY_DIRS
-            and not c.deployables
-        ):
-            c.kind = ComponentKind.LIBRARY
-
-
-def _runs(c: Component, text_of: TextOf, paths: list[str]) -> bool:
-    """Whether a component's build says it is an application (not a library)."""
-    for path in c.build_files:
-        name = PurePosixPath(path).name.lower()
-        text = text_of(path) or ""
-        if name.endswith(".csproj") and (
-            re.search(r"Sdk\.(Web|Worker)", text) or re.search(r"<OutputType>\s*Exe", text)
-        ):
-            return True
-        if name in ("pom.xml", "build.gradle", "build.gradle.kts") and re.search(
-            r"spring-boot-maven-plugin|org\.springframework\.boot|\bapplication\b|mainClass", text
-        ):
-            return True
-        if name == "package.json" and re.search(r"\"start\"\s*:", text):
-            return True
-    prefix = c.path + "/"
-    for path in paths:
-        top_go = path.startswith(prefix) and path.endswith(".go") and "/" not in path[len(prefix) :]
-        if top_go and re.search(r"(?m)^package main\b", text_of(path) or ""):
-            return True
-    return False
-
-
-def _copied_code(layout: Layout, paths: list[str], text_of: TextOf) -> None:
-    """Code a service's Dockerfile copies in from outside any component is a shared library
-    (otel-demo's src/shared/tools.py): the service uses it, and its code is the service's."""
-    for c in [c for c in layout.components if c.kind is ComponentKind.SERVICE]:
-        sources = [
-            (d.path, src, line)
-            for d in c.deployables
-            if d.source == "dockerfile"
-            for src, line in deploy.dockerfile_copies(text_of(d.path) or "")
-        ] + [
-            (b, src, line)
-            for b in c.build_files
-            if b.lower().endswith((".csproj", ".fsproj"))  # <Compile Include="..\Shared\X.cs">
-            for src, line in _linked_sources(text_of(b) or "")
-        ]
-        for where, src, line in sources:
-            files = _sources(src.strip("/"), posixpath.dirname(where), paths)
-            files = [
-                f for f in files
-                if _unowned(layout, f) and PurePosixPath(f).suffix in PROGRAM_SUFFIXES
-            ]  # fmt: skip
-            if not files:
-                continue
-            folder = posixpath.dirname(files[0]) if len(files) == 1 else src.strip("/")
-            lib = next((x for x in layout.components if x.path == folder), None)
-            if lib is None:
-                lib = Component(PurePosixPath(folder).name, folder, ComponentKind.LIBRARY)
-                layout.components.append(lib)
-            c.copied.extend(f for f in files if f not in c.copied)
-            c.refs.append((folder, where, line))
-
-
-def _linked_sources(text: str) -> list[tuple[str, int]]:
-    """Source files a .NET project compiles in from elsewhere: (relative path, line)."""
-    out: list[tuple[str, int]] = []
-    for no, line in enumerate(text.split("\n"), start=1):
-        m = re.search(r"<Compile\s+Include=\"(\.\.[^\"]+)\"", line)
-        if m:
-            out.append((m.group(1).replace("\\", "/"), no))
-    return out
-
-
-def _unowned(layout: Layout, path: str) -> bool:
-    owner = layout.owner_of(path)
-    return owner is None or owner.kind is ComponentKind.LIBRARY
-
-
-def _sources(src: str, here: str, paths: list[str]) -> list[str]:
-    """The repository files a COPY source means: from the root context, else the folder's."""
-    if src in ("", ".", "*"):
-        return []
-    for base in (src.removeprefix("./"), posixpath.normpath(posixpath.join(here, src))):
-        hits = [p for p in paths if p == base or p.startswith(base.rstrip("/") + "/")]
-        if hits:
-            return hits
-    return []

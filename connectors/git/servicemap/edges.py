@@ -99,6 +99,7 @@ class EdgeFinder:
     def __init__(self, repo: str, layout: Layout, services: list[ServiceFacts]) -> None:
         self.repo, self.layout, self.services = repo, layout, services
         self.edges: dict[tuple[str, str, DependencyKind], Edge] = {}
+        self.http_calls: set[tuple[str, str]] = set()  # pairs seen calling over HTTP
 
     def find(self) -> list[Edge]:
         for sf in self.services:
@@ -129,7 +130,10 @@ class EdgeFinder:
             k[:2] == key[:2] for k in self.edges
         )):  # fmt: skip
             return
-        if kind is DependencyKind.GRPC:  # a gRPC call found later wins over a guess of HTTP
+        if kind is DependencyKind.GRPC:
+            if key[:2] in self.http_calls:
+                return  # a gRPC client built but called over HTTP (otel-demo's checkout)
+            # a gRPC call found later wins over a guess of HTTP
             self.edges.pop((src.name, dst.name, DependencyKind.SYNC_HTTP), None)
         self.edges[key] = Edge(src.name, dst.name, kind, via, evidence)
 
@@ -172,14 +176,15 @@ class EdgeFinder:
                 continue
             dst = verdict
             code: list[Evidence] = []
+            over_http = False  # the address is used in an HTTP call with a path
             for f, r in reads.get(var, []):
                 call = f.calls.get(r.holder or "")
-                if call and call.detail:
-                    code.append(self._ev(f.path, call.line))
-                else:
-                    code.append(self._ev(f.path, r.line))
+                over_http = bool(call and call.detail)
+                code.append(self._ev(f.path, call.line if call and over_http else r.line))
                 break
-            stub = self._stub_for(sf, dst)
+            stub = None if over_http else self._stub_for(sf, dst)
+            if over_http:
+                self.http_calls.add((src.name, dst.name))
             if stub is not None:
                 f, use = stub
                 read = reads.get(var)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.contract.identity import service_key
 from kb.contract.kinds import InfraKind
 from kb.store import service_graph as rows
 from kb.store.reader import Reader
@@ -147,13 +148,14 @@ class ServiceGraph:
     owner_rules: list[OwnerRule] = field(default_factory=list)
 
     def service(self, name: str) -> ServiceNode | None:
-        """The service called `name`, or going by it as an alias (case and -_ ignored)."""
-        want = _norm(name)
+        """The service called `name`, or going by it as an alias, spelled any way
+        `service_key` matches (case, separators, a -service suffix)."""
+        want = service_key(name)
         for s in self.services:
-            if _norm(s.name) == want:
+            if service_key(s.name) == want:
                 return s
         for s in self.services:
-            if any(_norm(a) == want for a in s.aliases):
+            if any(service_key(a) == want for a in s.aliases):
                 return s
         return None
 
@@ -177,15 +179,6 @@ class ServiceGraph:
             "edges": [e.to_json() for e in self.edges],
             "infrastructure": [i.to_json() for i in self.infrastructure],
         }
-
-
-def _norm(name: str) -> str:
-    """checkout, Checkout, checkout-service, checkout_svc, checkoutservice -> checkout."""
-    key = "".join(ch for ch in name.lower() if ch.isalnum())
-    for suffix in ("service", "svc"):
-        if key.endswith(suffix) and len(key) > len(suffix):
-            return key[: -len(suffix)]
-    return key
 
 
 def _loc(repo: str | None, path: str | None, line: int | None) -> Location | None:

@@ -11,6 +11,7 @@ hear are the consumers' owners (catalogue, CODEOWNERS) and the people who know t
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from kb.analysis.servicemap.graph import (
 )
 from kb.analysis.servicemap.sources import RepoFiles
 from kb.errors import NotFoundError
+from kb.store.history import file_sizes
 from kb.store.reader import Reader
 from kb.store.service_graph import commit_files, commits_touching, contract_docs, repo_checkouts
 
@@ -322,10 +324,11 @@ def impact(
 ) -> Impact:
     """Who consumes `target`, what changed with it, who needs to hear."""
     target = target.strip()
-    kind, providers, consumers = _match(graph, target, RepoFiles(repo_checkouts(db)))
+    files = RepoFiles(repo_checkouts(db))
+    kind, providers, consumers = _match(graph, target, files)
     if kind:
         result = Impact(target, kind, providers, consumers)
-        anchors = _anchor_files(db, graph, kind, target, providers)
+        anchors = _anchor_files(db, graph, kind, target, providers, files)
     else:
         result, anchors = _match_path(db, graph, target)
     result.files = anchors
@@ -335,9 +338,15 @@ def impact(
 
 
 def _anchor_files(
-    db: Reader, graph: ServiceGraph, kind: str, target: str, providers: list[str]
+    db: Reader,
+    graph: ServiceGraph,
+    kind: str,
+    target: str,
+    providers: list[str],
+    files: RepoFiles,
 ) -> list[Location]:
-    """The files that define the target: the contracts naming it, else the providers' code."""
+    """The files that define the target: its contract or .proto, the producer's code, the
+    library's or service's folder."""
     out: list[Location] = []
     if kind == "topic":
         for u in graph.events:
@@ -345,11 +354,12 @@ def _anchor_files(
                 out.append(Location(u.evidence.repo, u.evidence.path))
                 if u.contract:
                     out.append(Location(u.evidence.repo, u.contract))
-    elif kind in ("endpoint", "rpc"):
-        spec = "openapi" if kind == "endpoint" else None
+    elif kind == "endpoint":
         for doc in contract_docs(db):
-            if doc.service in providers and doc.repo and doc.path and spec in (None, doc.spec):
+            if doc.service in providers and doc.repo and doc.path and doc.spec == "openapi":
                 out.append(Location(doc.repo, doc.path))
+    elif kind == "rpc":
+        out += _proto_definitions(db, graph, target, files)
     elif kind == "library":
         for e in graph.edges:
             if e.kind == "library" and e.to in providers and e.via and e.evidence:
@@ -360,3 +370,25 @@ def _anchor_files(
             if node is not None and node.repo:
                 out.append(Location(node.repo, node.path))
     return list(dict.fromkeys(out))
+
+
+def _proto_definitions(
+    db: Reader, graph: ServiceGraph, target: str, files: RepoFiles
+) -> list[Location]:
+    """Where a .proto defines the gRPC service (or its method) the target names."""
+    service, _, method = target.partition("/")
+    short = re.escape(service.rsplit(".", 1)[-1])
+    out = []
+    for repo in sorted({s.repo for s in graph.services if s.repo}):
+        for path in file_sizes(db, repo):
+            text = files.text(repo, path) if path.endswith(".proto") else None
+            lines = (text or "").splitlines()
+            at = next((i for i, t in enumerate(lines, 1)
+                       if re.match(rf"\s*service\s+{short}\b", t)), None)  # fmt: skip
+            if at is None:
+                continue
+            if method:
+                at = next((i for i, t in enumerate(lines[at:], at + 1)
+                           if re.match(rf"\s*rpc\s+{re.escape(method)}\b", t)), at)  # fmt: skip
+            out.append(Location(repo, path, at))
+    return out
