@@ -163,7 +163,8 @@ class KB:
 
         vectors = self.vectors
         loader.join()
-        return Retriever(self.store, vectors, self.query_encoder)
+        off = {r.strip() for r in self.settings.rerank_off.split(",") if r.strip()}
+        return Retriever(self.store, vectors, self.query_encoder, rules_off=off)
 
     @cached_property
     def answers(self) -> AnswerService:

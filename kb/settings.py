@@ -243,6 +243,14 @@ class Settings:
             "also name a service and a commit sha or a version.",
         ),
     )
+    rerank_off: str = field(
+        default=_UNSET,
+        metadata=_spec(
+            "",
+            "Comma-separated re-ranking rules of retrieval to switch off, to measure what "
+            "each is worth (names: kb.retrieval.hybrid.RULES); empty: all on.",
+        ),
+    )
 
     def __post_init__(self) -> None:
         environment = _kb_variables()

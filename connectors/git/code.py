@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from kb.contract.chunking import MAX_CHUNK_CHARS
 from kb.contract.kinds import SEVERITY_RANK, Severity
+from kb.contract.records import ChunkText
 
 
 @dataclass(frozen=True)
@@ -414,3 +416,85 @@ def _prose(raw: str, line: int) -> tuple[str, int] | None:
     if len(re.findall(r"[A-Za-z]{2,}", text)) < MIN_PROSE_WORDS:
         return None
     return text, line
+
+
+# --- explanatory comments -------------------------------------------------------------------
+
+# A comment block explains something when it holds at least this many words.
+MIN_BLOCK_WORDS = 12
+# At most this many blocks of one file are kept (generated or vendored files have thousands).
+MAX_BLOCKS = 60
+
+
+@dataclass(frozen=True)
+class CommentBlock:
+    """Consecutive full-line comments that read as prose, and the code line they precede."""
+
+    line: int
+    text: str
+    code: str
+
+
+def comment_blocks(
+    text: str, path: str, comments: list[Comment] | None = None, skip_before: int = 0
+) -> list[CommentBlock]:
+    """The prose comment blocks of a source file (the "why" written beside the code).
+
+    Full-line comments on consecutive lines form a block; license text and pragmas are left
+    out, and so is everything up to line `skip_before` (the header, kept on its own).
+    """
+    syntax = comment_syntax(path)
+    if syntax is None:
+        return []
+    if comments is None:
+        comments = find_comments(text, syntax)
+    lines = source_lines(text)
+    groups: list[list[Comment]] = []
+    for c in comments:
+        if c.code or c.line <= skip_before:
+            continue
+        if groups and c.line == groups[-1][-1].line + 1:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    out: list[CommentBlock] = []
+    for group in groups:
+        body = "\n".join(c.text.strip() for c in group).strip()
+        prose = "\n".join(
+            p for p in re.split(r"\n\s*\n", body) if not _LICENSE.search(p) and not _PRAGMA.match(p)
+        )
+        if len(re.findall(r"[A-Za-z]{2,}", prose)) < MIN_BLOCK_WORDS:
+            continue
+        end = group[-1].line
+        code = next((ln.strip() for ln in lines[end : end + 3] if ln.strip()), "")
+        out.append(CommentBlock(group[0].line, prose, code[:160]))
+        if len(out) >= MAX_BLOCKS:
+            break
+    return out
+
+
+def comment_chunks(path: str, blocks: list[CommentBlock], size: int = 700) -> list[ChunkText]:
+    """Comment blocks as chunks: neighbours packed up to `size` characters, each chunk
+    headed by the file and the code line its first block explains (searchable names)."""
+    out: list[ChunkText] = []
+    pending: list[CommentBlock] = []
+
+    def close() -> None:
+        if pending:
+            head = f"{path} > {pending[0].code}" if pending[0].code else path
+            out.append(
+                ChunkText(
+                    text="\n\n".join(b.text for b in pending)[:MAX_CHUNK_CHARS],
+                    heading=head,
+                    start_line=pending[0].line,
+                    end_line=pending[-1].line + pending[-1].text.count("\n"),
+                )
+            )
+            pending.clear()
+
+    for block in blocks:
+        if pending and sum(len(b.text) + 2 for b in pending) + len(block.text) > size:
+            close()
+        pending.append(block)
+    close()
+    return out

@@ -23,6 +23,9 @@ from connectors.adr_parser import ParsedAdr, is_adr, is_adr_candidate_name, pars
 from connectors.adr_records import AdrIds, AdrLinks, adr_records, relinked, superseders
 from connectors.git.code import (
     PROGRAM_SUFFIXES,
+    Comment,
+    comment_blocks,
+    comment_chunks,
     comment_syntax,
     danger_comments,
     find_comments,
@@ -63,6 +66,7 @@ from kb.contract.chunking import chunk_markdown
 from kb.contract.kinds import ComponentKind, DependencyKind, DocumentKind, WisdomKind
 from kb.contract.records import (
     Checkpoint,
+    ChunkText,
     DependencyRecord,
     DocumentRecord,
     DocumentSet,
@@ -76,7 +80,7 @@ from kb.contract.records import (
 from kb.errors import SourceError
 
 # Bump when extraction changes so the next run re-reads every file once.
-LOADER_VERSION = 1
+LOADER_VERSION = 2
 CURSOR_KEYS = ("content_head", "content_settings", "files", "content_fingerprint", "adr_supersedes")
 # Paths whose code is not evidence of what the service calls (fixtures, mocks, CI).
 _NO_REFERENCE_DIRS = frozenset(
@@ -384,25 +388,9 @@ class _ContentScan:
                 )
             )
         if p.suffix.lower() in PROGRAM_SUFFIXES:
-            header = header_prose(text, path, comments)
-            if header:
-                prose, first = header
-                chunks = [
-                    replace(c, heading=path, start_line=(c.start_line or 1) + first - 1,
-                            end_line=(c.end_line or 1) + first - 1)
-                    for c in chunk_markdown(prose)
-                ]  # fmt: skip
-                out.append(
-                    DocumentRecord(
-                        external_id=f"{self._prefix(path)}code",
-                        kind=DocumentKind.CODE,
-                        title=path,
-                        body=prose,
-                        chunks=chunks,
-                        meta={"line": first},
-                        **common,
-                    )
-                )
+            code_doc = self._code_document(path, text, comments, common)
+            if code_doc is not None:
+                out.append(code_doc)
         dirs = {part.lower() for part in p.parts[:-1]}
         if service and not structured and not mapped and not dirs & _NO_REFERENCE_DIRS:
             python = p.suffix.lower() in (".py", ".pyi")
@@ -418,6 +406,38 @@ class _ContentScan:
                     EventTopicRecord(service, use.topic, use.role, self.repo, path, use.line)
                 )
         return out
+
+    def _code_document(
+        self, path: str, text: str, comments: list[Comment], common: dict[str, Any]
+    ) -> DocumentRecord | None:
+        """A program file as a document: its header prose, then the comments that explain."""
+        header = header_prose(text, path, comments)
+        chunks: list[ChunkText] = []
+        parts: list[str] = []
+        first = 0
+        if header:
+            prose, first = header
+            parts.append(prose)
+            chunks = [
+                replace(c, heading=path, start_line=(c.start_line or 1) + first - 1,
+                        end_line=(c.end_line or 1) + first - 1)
+                for c in chunk_markdown(prose)
+            ]  # fmt: skip
+        header_end = max((c.end_line or 0 for c in chunks), default=0)
+        blocks = comment_blocks(text, path, comments, skip_before=header_end)
+        chunks += comment_chunks(path, blocks)
+        parts += [b.text for b in blocks]
+        if not chunks:
+            return None
+        return DocumentRecord(
+            external_id=f"{self._prefix(path)}code",
+            kind=DocumentKind.CODE,
+            title=path,
+            body="\n\n".join(parts),
+            chunks=chunks,
+            meta={"line": first or (blocks[0].line if blocks else 1)},
+            **common,
+        )
 
     def _doc(self, path: str, text: str, common: dict[str, Any]) -> list[Record]:
         if not text.strip():

@@ -11,6 +11,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kb.analysis.departure import has_departed
+from kb.answer.compose import (
+    BODY_CHARS,
+    DANGER_CUES,
+    SECOND_CHARS,
+    SECOND_MIN_NEW,
+    SECOND_MIN_SHARE,
+    WHY_CUES,
+    Scored,
+    focused,
+    new_share,
+    sentences_of,
+)
 from kb.answer.types import Answer, Citation, Contact
 from kb.errors import KBError
 from kb.retrieval.hits import Hit
@@ -175,19 +187,16 @@ class AnswerService:
         kept = [h for h in hits if h.score >= floor or h.status == "superseded"]
         ordered = self._decision_order(kept)
         citations: list[Citation] = []
-        sentences: list[str] = []
         for hit in ordered:
             role = "context" if hit.status == "superseded" else "answer"
-            n = len(citations) + 1
-            citations.append(Citation.from_hit(hit, n, role=role))
-            if len(sentences) < 4 and hit.snippet:
-                sentences.append(self._sentence(hit, n))
+            citations.append(Citation.from_hit(hit, len(citations) + 1, role=role))
         self._cite_implementing_commits(ordered, citations)
         people = self._people(intent, ordered, services)
         parts: list[str] = []
         if intent.who and people:
             parts.append(self._who_line(people))
-        parts.append(" ".join(sentences))
+        budget = BODY_CHARS - sum(len(p) + 2 for p in parts)
+        parts.append(self._compose(question, ordered, intent, budget))
         watch = self._watch_out(services, question)
         if watch:
             parts.append("Watch out:\n" + "\n".join(f"- {w}" for w in watch))
@@ -220,9 +229,53 @@ class AnswerService:
         ordered.extend(h for h in hits if h not in ordered)
         return ordered
 
+    def _compose(self, question: str, hits: Sequence[Hit], intent: Intent, budget: int) -> str:
+        """The lead source's sentences on the question; a second source's if it adds to them."""
+        if not hits:
+            return ""
+        terms = terms_of(question)
+        cues = (WHY_CUES if intent.why else ()) + (DANGER_CUES if intent.danger else ())
+        lead = hits[0]
+        lead_passages = self._scored(question, lead)
+        room = budget - len(self._sentence(lead, 1, ""))
+        second_text = ""
+        second_n = 0
+        first = focused(lead_passages, terms, cues, room - SECOND_CHARS)
+        for n, hit in enumerate(hits[1:3], start=2):
+            if hit.score < SECOND_MIN_SHARE * lead.score and hit.status != "superseded":
+                continue
+            limit = SECOND_CHARS - len(self._sentence(hit, n, ""))
+            text = focused(self._scored(question, hit), terms, cues, limit, sentences_of(first))
+            if text and new_share(text, first) >= SECOND_MIN_NEW:
+                second_text, second_n = text, n
+                break
+        if not second_text:
+            first = focused(lead_passages, terms, cues, room)
+        out = self._sentence(lead, 1, first or lead.snippet)
+        if second_text:
+            out += " " + self._sentence(hits[second_n - 1], second_n, second_text)
+        return out
+
+    def _scored(self, question: str, hit: Hit) -> list[Scored]:
+        try:
+            found = self.retriever.passages(question, hit)
+        except KBError:
+            found = []
+        if not found:
+            return [
+                Scored(float(hit.meta.get("similarity", 0.0)), None, hit.text or hit.snippet, 0)
+            ]
+        return [Scored(sim, p.heading, p.text, p.ordinal) for sim, p in found]
+
     @staticmethod
-    def _sentence(hit: Hit, n: int) -> str:
-        snippet = hit.snippet.strip().replace("\n", " ")
+    def _sentence(hit: Hit, n: int, text: str) -> str:
+        snippet = " ".join(text.split())
+        if hit.kind == "commit" and hit.commit:
+            by = f" by {hit.author}" if hit.author else ""
+            when = f" on {hit.created_at.date().isoformat()}" if hit.created_at else ""
+            return f"Commit {hit.commit[:10]}{by}{when}: {snippet} [{n}]"
+        if hit.kind == "code" and hit.path:
+            return f"{hit.path}: {snippet} [{n}]"
         if hit.kind == "note" and hit.author:
             when = f" on {hit.created_at.date().isoformat()}" if hit.created_at else ""
             if hit.meta.get("origin") == "agent_taught":  # no person vouches for it
@@ -230,7 +283,7 @@ class AnswerService:
             return f"As {hit.author} explained{when}: {snippet} [{n}]"
         if hit.status == "superseded":
             return f"Earlier, {hit.title} (since superseded) said: {snippet} [{n}]"
-        if hit.kind == "adr":
+        if hit.kind in ("adr", "doc", "postmortem", "contract"):
             return f"{hit.title}: {snippet} [{n}]"
         return f"{snippet} [{n}]"
 

@@ -11,6 +11,7 @@ from kb.contract.records import ChunkText
 MAX_CHUNK_CHARS = 900
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
+_UNDERLINE = re.compile(r"^([=\-~^*+#:'\"`.])\1+$")
 
 
 def chunk_markdown(text: str, title: str | None = None) -> list[ChunkText]:
@@ -21,20 +22,33 @@ def chunk_markdown(text: str, title: str | None = None) -> list[ChunkText]:
     start = 1
     lines: list[str] = []
     in_fence = False
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    all_lines = text.splitlines()
+    underlines: list[str] = []  # reStructuredText: heading levels in order of first use
+    skip = _front_matter_lines(all_lines)
+    for lineno, line in enumerate(all_lines, start=1):
+        if skip:
+            skip -= 1
+            lines.append(line)
+            continue
         if line.lstrip().startswith("```"):
             in_fence = not in_fence
         match = None if in_fence else _HEADING.match(line)
-        if match:
-            if _has_body(lines):
+        title_text, level = (match.group(2), len(match.group(1))) if match else (None, 0)
+        nxt = all_lines[lineno] if lineno < len(all_lines) else ""
+        if not match and not in_fence and _is_underline(line, nxt):
+            style = nxt.strip()[0]
+            if style not in underlines:
+                underlines.append(style)
+            title_text, level, skip = line.strip(), underlines.index(style) + 1, 1
+        if title_text is not None:
+            if _has_body(lines, heading != title):
                 sections.append((heading, start, lines))
-            level = len(match.group(1))
-            stack = [*stack[: level - 1], match.group(2)]
+            stack = [*stack[: level - 1], title_text]
             heading = " > ".join(stack)
             start, lines = lineno, [line]
         else:
             lines.append(line)
-    if _has_body(lines):
+    if _has_body(lines, heading != title):
         sections.append((heading, start, lines))
 
     chunks: list[ChunkText] = []
@@ -43,9 +57,30 @@ def chunk_markdown(text: str, title: str | None = None) -> list[ChunkText]:
     return chunks
 
 
-def _has_body(lines: list[str]) -> bool:
+def _front_matter_lines(lines: list[str]) -> int:
+    """How many lines a leading YAML front matter block (--- ... ---) takes (0 if none)."""
+    if not lines or lines[0].strip() != "---":
+        return 0
+    for i, line in enumerate(lines[1:80], start=1):
+        if line.strip() in ("---", "..."):
+            return i + 1
+    return 0
+
+
+def _is_underline(line: str, nxt: str) -> bool:
+    """A setext (markdown) or reStructuredText heading: a text line underlined by = - ~ ..."""
+    text, mark = line.strip(), nxt.strip()
+    if not text or len(mark) < 3 or len(mark) < len(text) * 0.7 or not _UNDERLINE.match(mark):
+        return False
+    return line[:1] not in " \t|" and not _UNDERLINE.match(text)
+
+
+def _has_body(lines: list[str], headed: bool) -> bool:
     # A heading with nothing under it is kept only as part of its children's heading path.
-    return any(line.strip() and not _HEADING.match(line) for line in lines)
+    return any(
+        line.strip() and not _HEADING.match(line) and not _UNDERLINE.match(line.strip())
+        for line in lines[1 if headed else 0 :]
+    )
 
 
 def _split_section(heading: str | None, first_line: int, lines: list[str]) -> list[ChunkText]:

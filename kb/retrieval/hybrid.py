@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
 
 from kb.embedding.embedder import Embedder
+from kb.errors import ConfigError
 from kb.retrieval.commit_search import CommitLog, words_of
 from kb.retrieval.hits import Hit
 from kb.retrieval.intent import ISO_DATE, STOPWORDS, Intent, _stem, read_intent, terms_of
@@ -41,6 +42,24 @@ DUPLICATE_PRIOR = 0.6
 # A superseded decision is history, not the answer (unless the question asks about the past).
 SUPERSEDED_PRIOR = 0.55
 
+# The re-ranking rules, by the name that switches each off (Settings.rerank_off).
+RULES = (
+    "kind_prior",  # the kinds of source each kind of question is answered by
+    "service",  # sources of the service the question names
+    "person",  # sources that talk about the person the question names
+    "period",  # sources from the period the question names
+    "recent",  # newer sources for "now" questions
+    "danger",  # DO NOT / WARNING comments and cue words for "never touch" questions
+    "why_comment",  # a HACK/WARNING comment for a "why"
+    "superseded",  # a superseded decision below its successor
+    "adr_number",  # the ADR the question names by number
+    "path",  # the file the question names
+    "duplicate",  # a copy of a better-ranked text goes down
+    "second_chunk",  # a document's second-best chunk adds a little
+    "commit_search",  # history questions also search terse commit subjects
+    "structural",  # a named service's decisions and danger zones join the candidates
+)
+
 # How much each kind of source is worth for each kind of question (1.0 = neutral).
 _KIND_PRIOR: dict[str, dict[str, float]] = {
     "why": {"adr": 1.45, "postmortem": 1.2, "commit": 1.15, "note": 1.3, "slack": 1.05},
@@ -65,13 +84,24 @@ class _DocScore:
 class Retriever:
     """Finds the sources that answer a question; one hit per document, best first."""
 
-    def __init__(self, store: Store, vectors: VectorStore, encoder: Embedder) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorStore,
+        encoder: Embedder,
+        rules_off: Collection[str] = (),
+    ) -> None:
+        unknown = set(rules_off) - set(RULES)
+        if unknown:
+            raise ConfigError(f"unknown re-ranking rules {sorted(unknown)}; known: {RULES}")
+        self.off = frozenset(rules_off)
         self.store = store
         self.vectors = vectors
         self.encoder = encoder
         self._services: dict[str, str | None] | None = None
         self._people: list[str] | None = None
         self._commit_log: CommitLog | None = None
+        self._last_query: tuple[str, list[float]] | None = None
 
     def services(self) -> list[str]:
         """Known service names (cached: services change only at ingest)."""
@@ -98,12 +128,12 @@ class Retriever:
         intent = intent or self.read_intent(question)
         terms = terms_of(question)
         lexical = dict(sq.lexical_search(self.store, terms, CANDIDATES))
-        query = self.encoder.embed([question])[0]
+        query = self._embed_question(question)
         vector = self.vectors.query(query, VECTOR_CANDIDATES)
         similarity = {hit.id: hit.similarity for hit in vector}
         # What kb knows structurally joins the candidates even when the words differ:
         # the danger zones of a service asked about, its decisions for a "why".
-        structural = self._structural_candidates(intent)
+        structural = [] if "structural" in self.off else self._structural_candidates(intent)
         candidates = list(dict.fromkeys([*similarity, *lexical, *structural]))
         # Every candidate is scored on both signals: a chunk found by its words alone still
         # gets its real closeness to the question (one read of its stored vector).
@@ -134,18 +164,39 @@ class Retriever:
             entry.chunks.append((chunk_score(cid), src))
             entry.similarity = max(entry.similarity, similarity.get(cid, 0.0))
             entry.lexical = entry.lexical or cid in lexical
-        if intent.history:
+        if intent.history and "commit_search" not in self.off:
             self._add_commit_messages(question, query, docs, closeness)
         for entry in docs.values():
             entry.chunks.sort(key=lambda c: -c[0])
             best = entry.chunks[0][0]
             second = entry.chunks[1][0] if len(entry.chunks) > 1 else 0.0
+            if "second_chunk" in self.off:
+                second = 0.0
             entry.source = entry.chunks[0][1]
             entry.score = (best + SECOND_CHUNK_WEIGHT * second) * self._prior(entry.source, intent)
 
-        self._follow_supersession(docs, intent)
-        ranked = _collapse_duplicates(sorted(docs.values(), key=lambda d: -d.score))[:k]
+        if "superseded" not in self.off:
+            self._follow_supersession(docs, intent)
+        ranked = sorted(docs.values(), key=lambda d: -d.score)
+        if "duplicate" not in self.off:
+            ranked = _collapse_duplicates(ranked)
+        ranked = ranked[:k]
         return [self._hit(d, terms, intent) for d in ranked]
+
+    def _embed_question(self, question: str) -> list[float]:
+        """The question's vector; the last one is kept for the answer that quotes the hits."""
+        if self._last_query is None or self._last_query[0] != question:
+            self._last_query = (question, list(self.encoder.embed([question])[0]))
+        return self._last_query[1]
+
+    def passages(self, question: str, hit: Hit) -> list[tuple[float, sq.Passage]]:
+        """A hit's passages in document order, each with its cosine to the question."""
+        if hit.document_id < 0:  # a commit that is no document: its message is all there is
+            sim = float(hit.meta.get("similarity", 0.0))
+            return [(sim, sq.Passage(hit.external_id, 0, None, hit.text))]
+        found = sq.document_passages(self.store, hit.document_id)
+        sims = self._similarities(self._embed_question(question), [p.chunk_id for p in found])
+        return [(sims.get(p.chunk_id, 0.0), p) for p in found]
 
     def commit_log(self) -> CommitLog:
         """The commits that are not documents, indexed by their words (built on first use)."""
@@ -199,9 +250,11 @@ class Retriever:
     def _prior(self, src: sq.ChunkSource, intent: Intent) -> float:
         factor = 1.0
         kind = src.doc.kind
-        if intent.danger and src.doc.meta.get("wisdom") == "danger_zone":
+        on = self._on
+        danger_zone = src.doc.meta.get("wisdom") == "danger_zone"
+        if intent.danger and danger_zone and on("danger"):
             factor *= 1.5  # the comment that says DO NOT is the answer to "never touch"
-        elif intent.why and src.doc.meta.get("wisdom") == "danger_zone":
+        elif intent.why and danger_zone and on("why_comment"):
             factor *= WHY_COMMENT_PRIOR  # a HACK/WARNING comment says why the code is so
         for name, active in (
             ("why", intent.why),
@@ -211,9 +264,9 @@ class Retriever:
             ("howto", intent.howto),
             ("history", intent.history),
         ):
-            if active:
+            if active and on("kind_prior"):
                 factor *= _KIND_PRIOR[name].get(kind, 1.0)
-        if intent.services:
+        if intent.services and on("service"):
             mine = {s.lower() for s in intent.services}
             # "orders" or "payments" may be the service or just the word: weaker evidence.
             loose = {s.lower() for s in intent.loose_services} == mine
@@ -224,23 +277,28 @@ class Retriever:
                 factor *= 1.1 if loose else 1.2  # about this service, held elsewhere
             elif owner and not loose:
                 factor *= 0.8
-        if intent.people and _mentions_person(src, intent.people):
+        if intent.people and on("person") and _mentions_person(src, intent.people):
             factor *= PERSON_PRIOR  # the question names someone; this source talks about them
-        if intent.danger and any(c in src.chunk_text.lower() for c in _DANGER_CUES):
+        lower = src.chunk_text.lower()
+        if intent.danger and on("danger") and any(c in lower for c in _DANGER_CUES):
             factor *= 1.2
-        if src.doc.status == "superseded" and not intent.past:
+        if src.doc.status == "superseded" and not intent.past and on("superseded"):
             factor *= SUPERSEDED_PRIOR
         number = src.doc.meta.get("number")
-        if intent.adr_numbers and src.doc.kind == "adr" and number in intent.adr_numbers:
+        named = intent.adr_numbers and kind == "adr" and number in intent.adr_numbers
+        if named and on("adr_number"):
             factor *= 2.0
-        if intent.paths and src.doc.path and any(p in src.doc.path for p in intent.paths):
+        if intent.paths and on("path") and any(p in (src.doc.path or "") for p in intent.paths):
             factor *= 1.6
-        if intent.period and _within(src, intent.period):
+        if intent.period and on("period") and _within(src, intent.period):
             factor *= PERIOD_PRIOR  # from the time the question is about
-        if intent.now and src.doc.created_at:
+        if intent.now and on("recent") and src.doc.created_at:
             age_days = (datetime.now(UTC) - src.doc.created_at).days
             factor *= 1.0 + 0.3 * math.exp(-max(age_days, 0) / 365)
         return factor
+
+    def _on(self, rule: str) -> bool:
+        return rule not in self.off
 
     def _follow_supersession(self, docs: dict[int, _DocScore], intent: Intent) -> None:
         """A superseded decision is history: make sure its successor ranks above it."""

@@ -290,6 +290,28 @@ def first_chunks(store: Store, document_ids: Iterable[int]) -> dict[int, str]:
         return out
 
 
+@dataclass(frozen=True)
+class Passage:
+    """One chunk of a document, in document order (what an answer quotes from)."""
+
+    chunk_id: str
+    ordinal: int
+    heading: str | None
+    text: str
+
+
+def document_passages(store: Store, document_id: int, limit: int = 40) -> list[Passage]:
+    """The first `limit` chunks of a document, in order."""
+    with store.transaction() as s:
+        rows = s.execute(
+            select(Chunk.id, Chunk.ordinal, Chunk.heading, Chunk.text)
+            .where(Chunk.document_id == document_id)
+            .order_by(Chunk.ordinal)
+            .limit(limit)
+        )
+        return [Passage(cid, n, heading, body) for cid, n, heading, body in rows.tuples()]
+
+
 def wisdom(
     store: Store,
     services: Sequence[str] = (),

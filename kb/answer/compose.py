@@ -1,0 +1,165 @@
+"""The answer's text: what the best source says about the question, in its own sentences.
+
+A reader wants the decision and its reasons, not one line from each of five sources. The
+lead source is quoted first: its passages closest to the question (an ADR's Decision,
+Context and Consequences count for more, its status and links for less), and within them
+the sentences that carry the question's words, in the source's order. A second source adds
+a few sentences only when it scores close to the lead and says something the lead does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb.retrieval.intent import _stem
+
+# The body of an answer (before "Watch out" and "Ask") stays within this many characters.
+BODY_CHARS = 1500
+# What the second source may take of it, when it adds something.
+SECOND_CHARS = 380
+# A second source is quoted only when its score is at least this share of the lead's.
+SECOND_MIN_SHARE = 0.6
+# ... and when at least this share of its chosen words are not already in the answer.
+SECOND_MIN_NEW = 0.35
+
+# Words that mark the sentence answering a "why" or a "what must I not do" question.
+WHY_CUES = ("because", "so that", "since", "to avoid", "why", "instead", "caused", "therefore")
+DANGER_CUES = ("do not", "don't", "never", "warning", "careful", "must not", "breaks")
+
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9`\"'(\[])")
+_HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|[=\-~^*]{3,}\s*$)")
+_CODE_LINE = re.compile(r"^\s*(```|~~~|\$ |>>> |[{}\[\]();]+\s*$)|[;{}]\s*$|^\s{4,}\S")
+# Sections that hold a decision's substance, and those that hold its bookkeeping.
+_SUBSTANCE = re.compile(
+    r"decision|context|consequence|rationale|motivation|reason|why|problem|summary|"
+    r"background|outcome|proposal|overview|abstract",
+    re.I,
+)
+_BOOKKEEPING = re.compile(
+    r"status|date|links?|references?|changelog|authors?|deciders|table of contents|"
+    r"license|appendix|footnotes",
+    re.I,
+)
+# The options a decision weighed are listed by name; its outcome says which and why.
+_OPTIONS = re.compile(r"considered options|options considered|alternatives", re.I)
+# "Status: accepted", "Date: 2020-09-25": metadata, not an answer.
+_METADATA = re.compile(r"^[A-Z][\w ./-]{0,30}:\s*\S.{0,40}$")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A passage of a source with its closeness to the question (cosine)."""
+
+    similarity: float
+    heading: str | None
+    text: str
+    ordinal: int
+
+
+def sentences_of(text: str) -> list[str]:
+    """Prose sentences of a text: wrapped lines joined, list items apart, code and tables out."""
+    units: list[str] = []
+    current: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        if current:
+            units.append(" ".join(current))
+            current.clear()
+
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+            flush()
+            continue
+        stripped = line.strip()
+        if in_fence or not stripped or _HEADING_LINE.match(line) or stripped.startswith("|"):
+            flush()
+            continue
+        if _CODE_LINE.search(line) and not stripped.endswith("."):
+            flush()
+            continue
+        if _LIST_ITEM.match(line):
+            flush()
+            stripped = _LIST_ITEM.sub("", line).strip()
+        elif current and len(current[-1]) < 40 and stripped[:1].isupper():
+            flush()  # a short line then a capital: a label or a line of its own
+        current.append(stripped.lstrip("> ").strip())
+    flush()
+    out: list[str] = []
+    for unit in units:
+        for piece in _SENTENCE_END.split(unit):
+            piece = " ".join(piece.split()).strip(" -*")
+            if len(piece) >= 12 and _TOKEN.search(piece) and not _METADATA.match(piece):
+                out.append(piece)
+    return out
+
+
+def _section_weight(heading: str | None) -> float:
+    last = (heading or "").rsplit(">", 1)[-1]
+    if _BOOKKEEPING.search(last) and not _SUBSTANCE.search(last):
+        return -0.25
+    if _OPTIONS.search(last):
+        return -0.08
+    return 0.08 if _SUBSTANCE.search(last) else 0.0
+
+
+def _finished(sentence: str) -> str:
+    """A sentence that ends like one (list items and table cells often do not)."""
+    return sentence if sentence.endswith((".", "!", "?", ":", ";")) else sentence + "."
+
+
+def focused(
+    passages: Sequence[Scored],
+    terms: Sequence[str],
+    cues: Sequence[str],
+    limit: int,
+    skip: Sequence[str] = (),
+) -> str:
+    """The sentences of a source that best answer the question, in order, within `limit`.
+
+    Passages count by their closeness to the question and their section; sentences within
+    them by the question's words and the cue words of its kind ("because", "never").
+    """
+    stems = {_stem(t) for t in terms}
+    seen = {" ".join(s.lower().split()) for s in skip}
+    candidates: list[tuple[float, int, int, str]] = []
+    if not passages:
+        return ""
+    best = max(p.similarity for p in passages)
+    for p in passages:
+        base = p.similarity - best + _section_weight(p.heading)
+        for i, sentence in enumerate(sentences_of(p.text)):
+            lower = sentence.lower()
+            if " ".join(lower.split()) in seen:
+                continue
+            words = {_stem(w) for w in _TOKEN.findall(lower)}
+            overlap = len(words & stems) / (len(stems) or 1)
+            cue = 0.05 if any(c in lower for c in cues) else 0.0
+            short = -0.08 if len(sentence) < 30 or len(words) < 5 else 0.0
+            score = base + 0.35 * overlap + cue + short
+            candidates.append((score, p.ordinal, i, sentence))
+    chosen: list[tuple[int, int, str]] = []
+    size = 0
+    for _, ordinal, i, sentence in sorted(candidates, key=lambda c: -c[0]):
+        if size + len(sentence) + 1 > limit:
+            if size >= limit * 0.75:
+                break
+            continue
+        chosen.append((ordinal, i, sentence))
+        size += len(sentence) + 1
+    return " ".join(_finished(s) for _, _, s in sorted(chosen))
+
+
+def new_share(text: str, said: str) -> float:
+    """The share of a text's words that an answer has not said yet."""
+    words = {_stem(w) for w in _TOKEN.findall(text.lower()) if len(w) > 3}
+    if not words:
+        return 0.0
+    known = {_stem(w) for w in _TOKEN.findall(said.lower())}
+    return len(words - known) / len(words)

@@ -1,0 +1,102 @@
+"""The answer composer's sentence choice, comment blocks of code and underlined headings."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.git.code import comment_blocks, comment_chunks
+from kb.answer.compose import Scored, focused, new_share, sentences_of
+from kb.contract.chunking import chunk_markdown
+from kb.errors import ConfigError
+from kb.retrieval.hybrid import RULES, Retriever
+
+ADR = """# 7. Use Kafka for order events
+
+Status: accepted
+Date: 2024-03-01
+
+## Context
+
+Orders were lost when the payment service
+restarted during a deploy, because the HTTP call
+had no retry.
+
+## Decision
+
+We publish order events to Kafka. Consumers
+retry until they succeed.
+
+- at-least-once delivery
+- idempotent consumers
+
+## Links
+
+- see the runbook
+"""
+
+
+def test_sentences_join_wrapped_lines_and_keep_list_items_apart() -> None:
+    got = sentences_of(ADR)
+    assert (
+        "Orders were lost when the payment service restarted during a deploy, because the "
+        "HTTP call had no retry." in got
+    )
+    assert "at-least-once delivery" in got and "idempotent consumers" in got
+    assert not any(s.startswith(("Status:", "Date:", "#")) for s in got)
+
+
+def test_focused_prefers_substance_and_ends_sentences() -> None:
+    passages = [
+        Scored(0.5, "Use Kafka > Context", ADR.split("## Context")[1].split("##")[0], 1),
+        Scored(0.5, "Use Kafka > Decision", ADR.split("## Decision")[1].split("##")[0], 2),
+        Scored(0.5, "Use Kafka > Links", "- see the runbook for the order topic", 3),
+    ]
+    text = focused(passages, ["order", "events", "kafka", "retry"], ["because"], 200)
+    assert "We publish order events to Kafka." in text
+    assert "runbook" not in text  # a Links section is bookkeeping
+    assert len(text) <= 200
+    # Source order is kept: the context comes before the decision it led to.
+    long = focused(passages, ["order", "kafka"], [], 1000)
+    assert long.index("Orders were lost") < long.index("We publish")
+    assert "at-least-once delivery." in long  # a list item reads as a sentence
+
+
+def test_new_share_counts_unsaid_words() -> None:
+    assert new_share("Kafka retries orders", "we use kafka for orders and retries") == 0.0
+    assert new_share("Consumers are idempotent", "we use kafka") == 1.0
+
+
+def test_comment_blocks_keep_prose_comments_with_the_code_they_explain() -> None:
+    code = (
+        "// Copyright 2024 Example Corp. Licensed under the Apache License.\n"
+        "fn a() {}\n"
+        "\n"
+        "// The checksum leaves the FFI function out: it is derived from the checksum\n"
+        "// itself, so including it would make the computation circular.\n"
+        "fn checksum(f: &Function) -> u16 {\n"
+        "    let x = 1; // short note\n"
+        "}\n"
+    )
+    blocks = comment_blocks(code, "src/function.rs")
+    assert [b.line for b in blocks] == [4]
+    assert blocks[0].code.startswith("fn checksum")
+    chunks = comment_chunks("src/function.rs", blocks)
+    assert chunks[0].heading == "src/function.rs > fn checksum(f: &Function) -> u16 {"
+    assert "circular" in chunks[0].text and chunks[0].start_line == 4
+
+
+def test_underlined_headings_split_restructuredtext() -> None:
+    text = (
+        "Title\n=====\n\nIntro.\n\nContext\n-------\n\nWhy it was needed.\n\n"
+        "Decision\n--------\n\nWhat we do.\n"
+    )
+    chunks = chunk_markdown(text)
+    assert [c.heading for c in chunks] == ["Title", "Title > Context", "Title > Decision"]
+    front = chunk_markdown("---\ntitle: x\n---\n# Head\n\nbody\n")
+    assert [c.heading for c in front] == [None, "Head"]
+
+
+def test_unknown_rule_names_are_refused() -> None:
+    assert "superseded" in RULES
+    with pytest.raises(ConfigError):
+        Retriever(None, None, None, rules_off=["no-such-rule"])  # type: ignore[arg-type]
