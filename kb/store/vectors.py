@@ -58,8 +58,12 @@ class VectorStore:
 
     def _open_collection(self) -> Any:
         # embedding_function=None: chromadb must never embed (its default downloads a model).
+        # One insertion thread: the HNSW graph, and so every near-tie among its approximate
+        # candidates, is then the same for the same input (threads insert in any order).
         return self.client.get_or_create_collection(
-            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            self.name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "num_threads": 1}},
         )
 
     @classmethod
