@@ -590,8 +590,10 @@ class KB:
         return path
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and the vector index's files."""
         if "store" in self.__dict__:
             self.store.close()
         if "reader" in self.__dict__:
             self.reader.close()
+        if "vectors" in self.__dict__:
+            self.vectors.close()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +147,11 @@ def slack_settings(slack: FakeSlack) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def demo_copy(demo_kb: tuple[KB, list[Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_copy(
+    copy_demo_home: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A copy of the session's demo knowledge base: the bot records questions and notes."""
-    home = tmp_path_factory.mktemp("bot") / "kb"
-    shutil.copytree(demo_kb[0].settings.home, home)
-    return home
+    return copy_demo_home(tmp_path_factory.mktemp("bot") / "kb")
 
 
 @pytest.fixture(scope="module")

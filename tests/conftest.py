@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,29 +111,64 @@ def ingest_demo(app: KB, org: Any) -> list[Any]:
 @pytest.fixture(scope="session")
 def _demo_build(
     demo_org: Any, embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[KB, list[Any], dict[str, str]]]:
-    """The demo KB, and the golden outputs captured before any test could teach it anything."""
+) -> Iterator[tuple[KB, list[Any], dict[str, str], Path]]:
+    """The demo KB, the golden outputs captured before any test could teach it anything,
+    and a closed copy of its home that tests which write take their own copies from.
+
+    Copying files SQLite has open in this process would drop the process's locks on them
+    (closing any descriptor of a file releases them all), so nothing copies the live home.
+    """
     from golden import capture
 
-    app = KB(Settings(home=tmp_path_factory.mktemp("demo-kb")), embedder=embedder)
-    app.init()
-    reports = ingest_demo(app, demo_org)
-    outputs = capture(app)
-    yield app, reports, outputs
+    home = tmp_path_factory.mktemp("demo-kb") / "kb"
+    built = KB(Settings(home=home), embedder=embedder)
+    built.init()
+    reports = ingest_demo(built, demo_org)
+    outputs = capture(built)
+    built.close()
+    pristine = tmp_path_factory.mktemp("demo-pristine") / "kb"
+    shutil.copytree(home, pristine)
+    app = KB(Settings(home=home), embedder=embedder)
+    yield app, reports, outputs, pristine
     app.close()
 
 
 @pytest.fixture(scope="session")
-def demo_kb(_demo_build: tuple[KB, list[Any], dict[str, str]]) -> tuple[KB, list[Any]]:
-    """A KB holding the whole demo organisation, built once per session (read-only use)."""
-    app, reports, _ = _demo_build
+def demo_kb(_demo_build: tuple[KB, list[Any], dict[str, str], Path]) -> tuple[KB, list[Any]]:
+    """A KB holding the whole demo organisation, built once per session (read-only use:
+    a test that teaches, votes or ingests takes `demo_writable` or `copy_demo_home`)."""
+    app, reports, _, _ = _demo_build
     return app, reports
 
 
 @pytest.fixture(scope="session")
-def demo_golden(_demo_build: tuple[KB, list[Any], dict[str, str]]) -> dict[str, str]:
+def demo_golden(_demo_build: tuple[KB, list[Any], dict[str, str], Path]) -> dict[str, str]:
     """What the demo KB's commands printed right after it was built (see tests/golden.py)."""
     return _demo_build[2]
+
+
+@pytest.fixture(scope="session")
+def copy_demo_home(
+    _demo_build: tuple[KB, list[Any], dict[str, str], Path],
+) -> Callable[[Path], Path]:
+    """`copy(dest)`: a copy of the demo KB's home as built, at `dest` (returned)."""
+    pristine = _demo_build[3]
+
+    def copy(dest: Path) -> Path:
+        shutil.copytree(pristine, dest)
+        return dest
+
+    return copy
+
+
+@pytest.fixture
+def demo_writable(
+    copy_demo_home: Callable[[Path], Path], embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> Iterator[KB]:
+    """A KB over this test's own copy of the demo organisation: it may teach, vote, ingest."""
+    app = KB(Settings(home=copy_demo_home(tmp_path / "demo-kb")), embedder=embedder)
+    yield app
+    app.close()
 
 
 @pytest.fixture

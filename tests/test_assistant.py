@@ -80,10 +80,8 @@ def test_unknown_question_says_i_dont_know_and_becomes_a_gap(
     assert answer.id in {q.id for g in app.gaps().groups for q in g.questions}
 
 
-def test_taught_knowledge_is_cited_with_its_teller_and_date(
-    demo_kb: tuple[KB, list[Any]],
-) -> None:
-    app = _app(demo_kb)
+def test_taught_knowledge_is_cited_with_its_teller_and_date(demo_writable: KB) -> None:
+    app = demo_writable
     note = app.remember(
         "Before rotating the Stripe webhook secret, drain the payment.completed consumer "
         "first, or refunds get stuck in pending for hours.",
@@ -98,14 +96,12 @@ def test_taught_knowledge_is_cited_with_its_teller_and_date(
     assert "As Alex Morgan explained on " in answer.answer
 
 
-def test_feedback_down_shows_in_gaps_and_bad_ids_are_refused(
-    demo_kb: tuple[KB, list[Any]],
-) -> None:
+def test_feedback_down_shows_in_gaps_and_bad_ids_are_refused(demo_writable: KB) -> None:
     import pytest
 
     from kb.errors import NotFoundError
 
-    app = _app(demo_kb)
+    app = demo_writable
     answer = app.ask("how do I run the order service locally?")
     app.feedback(answer.id, Feedback.DOWN, "it needs kafka first")
     gap = next(q for g in app.gaps().groups for q in g.questions if q.id == answer.id)
@@ -180,10 +176,8 @@ def test_an_llm_answer_cites_the_same_sources_or_falls_back(
     assert "[1]" in invented.answer and "CTO" not in invented.answer
 
 
-def test_remember_feedback_and_gaps_from_the_cli(
-    tmp_path: Any, demo_kb: tuple[KB, list[Any]]
-) -> None:
-    app = _app(demo_kb)
+def test_remember_feedback_and_gaps_from_the_cli(demo_writable: KB) -> None:
+    app = demo_writable
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     home = str(app.settings.home)
 

@@ -70,12 +70,10 @@ def test_planted_secrets_never_reach_sql_or_vectors(
     assert sum(r.secrets_redacted for r in reports) >= 2  # the Slack tokens at least
 
 
-def test_second_run_with_nothing_new_changes_nothing(
-    demo_kb: tuple[KB, list[Any]], demo_org: Any
-) -> None:
+def test_second_run_with_nothing_new_changes_nothing(demo_writable: KB, demo_org: Any) -> None:
     from conftest import ingest_demo
 
-    app, _ = demo_kb
+    app = demo_writable
     before = app.store.counts()
     again = ingest_demo(app, demo_org)
     after = app.store.counts()

@@ -4,7 +4,6 @@ subprocess, over stdio (one server for the module) and over Streamable HTTP."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -68,13 +67,14 @@ class Session:
 
 
 @pytest.fixture(scope="module")
-def mcp_home(demo_kb: tuple[KB, list[Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mcp_home(
+    copy_demo_home: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A copy of the session's demo knowledge base (this module teaches its copy), with the
     ONNX query encoder `kb init` exports, as a real home has."""
     from kb.embedding.query_encoder import ensure_query_encoder
 
-    home = tmp_path_factory.mktemp("mcp") / "kb"
-    shutil.copytree(demo_kb[0].settings.home, home)
+    home = copy_demo_home(tmp_path_factory.mktemp("mcp") / "kb")
     ensure_query_encoder(home / "models")
     return home
 

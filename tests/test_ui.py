@@ -8,7 +8,6 @@ caches are cleared around every test.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,13 +52,9 @@ def demo(demo_kb: tuple[KB, list[Any]]) -> KB:
 
 
 @pytest.fixture
-def writable_demo(demo: KB, tmp_path: Path) -> Iterator[KB]:
+def writable_demo(demo_writable: KB) -> KB:
     """A copy of the demo KB that a test may ask, vote and teach in."""
-    home = tmp_path / "kb"
-    shutil.copytree(demo.settings.home, home)
-    app = KB(Settings(home=home), embedder=demo.base_embedder)
-    yield app
-    app.close()
+    return demo_writable
 
 
 def _no_failure(at: AppTest) -> None:

@@ -100,6 +100,15 @@ class VectorStore:
         self.collection = self._open_collection()
         self._seen_version = self._version_mtime()
 
+    def close(self) -> None:
+        """Release the index's files: chromadb's SQLite connections and segment handles.
+
+        Clients of one path in a process share a system, which stops with the last of them.
+        """
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
     def refresh(self) -> None:
         """Reopen the embedded index if another process wrote to it since we last looked."""
         if self.path is not None and self._version_mtime() != self._seen_version:
