@@ -116,8 +116,15 @@ class Bot:
         return {c["id"] for c in channels}
 
     def private_channel(self, channel: str) -> str | None:
-        """The channel's id when it is private (what is taught there stays there), else None."""
-        info = self.client.conversations_info(channel=channel)["channel"]
+        """The channel's id when it is private (what is taught there stays there), else None.
+
+        A channel kb cannot look up (a private one it was not invited to) counts as private.
+        """
+        try:
+            info = self.client.conversations_info(channel=channel)["channel"]
+        except SlackApiError as exc:
+            log.warning("cannot tell whether %s is private (%s): keeping it private", channel, exc)
+            return channel
         return channel if info.get("is_private") or info.get("is_im") else None
 
     # --- answering -----------------------------------------------------------------------

@@ -145,8 +145,11 @@ def remember(bot: Bot, rest: str, where: Where, respond: Respond, command: dict[
     if not rest:
         return _usage(respond, "/kb remember TEXT")
     teller = bot.person(where.user)
-    remembered = bot.kb.remember(rest, by=teller)
-    _private(respond, f"🧠 {remembered.to_markdown().strip()} Thanks, {teller}.")
+    # Taught in a private channel, it is cited only there, as a captured message would be.
+    private_to = bot.private_channel(where.channel)
+    remembered = bot.kb.remember(rest, by=teller, private_to=private_to)
+    kept = " It stays with this channel's members." if private_to else ""
+    _private(respond, f"🧠 {remembered.to_markdown().strip()} Thanks, {teller}.{kept}")
     return None
 
 

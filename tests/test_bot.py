@@ -107,6 +107,36 @@ def test_slash_remember_is_stored_with_the_tellers_name(live: Running) -> None:
     assert note.author == "Bob Brown"
 
 
+def test_taught_in_a_private_channel_it_is_neither_cited_nor_warned_elsewhere(
+    live: Running,
+) -> None:
+    (reply,) = slash(
+        live,
+        "remember The label printer queue of the Leeds warehouse is flushed every "
+        "Tuesday at 04:00 UTC.",
+        user_id="U02",
+        channel_id="G01",
+        channel_name="sec-ops",
+    )
+    assert "stays with this channel's members" in reply["text"]
+    capture(
+        live,
+        "G01",
+        "Payment-service refunds above 5k need the treasury hold flag set first.",
+        "Treasury hold flag before large payment-service refunds",
+    )
+
+    def answer(question: str, channel: str, user: str) -> str:
+        return text_of(live.replies_in(live.mention(question, channel, user))[0]["blocks"])
+
+    printer = "when is the Leeds warehouse label printer queue flushed?"
+    assert "taught note" in answer(printer, "G01", "U02")
+    assert "Tuesday" not in answer(printer, "C01", "U01")
+    refunds = "how do large payment-service refunds work?"
+    assert "Treasury hold flag" in answer(refunds, "G01", "U02")
+    assert "Treasury hold flag" not in answer(refunds, "C01", "U01")
+
+
 @pytest.mark.parametrize(
     ("text", "service"),
     [

@@ -24,6 +24,7 @@ from kb.answer.compose import (
     sentences_of,
 )
 from kb.answer.types import Answer, Citation, Contact
+from kb.contract.visibility import HasMeta
 from kb.errors import KBError
 from kb.retrieval.hits import Hit
 from kb.retrieval.hybrid import Retriever
@@ -33,7 +34,6 @@ from kb.store import questions as qs
 from kb.store import search as sq
 from kb.store.models import WisdomKind
 from kb.store.reader import Reader
-from kb.store.search import SourceRef
 
 if TYPE_CHECKING:
     from kb.analysis.experts import ExpertService
@@ -99,7 +99,7 @@ class AnswerService:
         channel: str | None = None,
         surface: str = "cli",
         record: bool = True,
-        visible: Callable[[SourceRef], bool] | None = None,
+        visible: Callable[[HasMeta], bool] | None = None,
     ) -> Answer:
         """Answer a question with cited sources; records it (and any gap) unless told not to.
 
@@ -117,7 +117,7 @@ class AnswerService:
         if confidence < MIN_CONFIDENCE:
             answer = self._dont_know(question, hits[:3], confidence, services)
         else:
-            answer = self._grounded(question, hits[:k], confidence, intent, services)
+            answer = self._grounded(question, hits[:k], confidence, intent, services, visible)
             if self.llm is not None:
                 self._rewrite_with_llm(answer, hits[:k])
         answer.id = uuid.uuid4().hex[:12]
@@ -181,6 +181,7 @@ class AnswerService:
         confidence: float,
         intent: Intent,
         services: list[str],
+        visible: Callable[[HasMeta], bool] | None = None,
     ) -> Answer:
         # The reader at 3 AM reads the first sources: keep only those close to the best.
         floor = RELATIVE_FLOOR * hits[0].score if hits else 0.0
@@ -197,7 +198,7 @@ class AnswerService:
             parts.append(self._who_line(people))
         budget = BODY_CHARS - sum(len(p) + 2 for p in parts)
         parts.append(self._compose(question, ordered, intent, budget))
-        watch = self._watch_out(services, question)
+        watch = self._watch_out(services, question, visible)
         if watch:
             parts.append("Watch out:\n" + "\n".join(f"- {w}" for w in watch))
         if people and not intent.who:
@@ -307,10 +308,17 @@ class AnswerService:
                     if src.doc.commit:
                         cited.add(src.doc.commit)
 
-    def _watch_out(self, services: Sequence[str], question: str) -> list[str]:
+    def _watch_out(
+        self,
+        services: Sequence[str],
+        question: str,
+        visible: Callable[[HasMeta], bool] | None = None,
+    ) -> list[str]:
         if not services:
             return []
         items = sq.wisdom(self.store, services=services, kinds=_WATCH_KINDS)
+        if visible is not None:  # a private channel's warning stays with its members too
+            items = [i for i in items if visible(i)]
         wanted = {_stem(t) for t in terms_of(question)}
         severity = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,8 @@ class WisdomItem:
     said_by: str | None
     created_at: datetime | None
     document_external_id: str | None
+    # The metadata of the document it came from: a private channel's entry says so there.
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,14 @@ def wisdom(
     """Wisdom entries, optionally of some services and kinds."""
     with store.transaction() as s:
         q = (
-            select(WisdomEntry, Service.name, Repo.name, Person.display_name, Document.external_id)
+            select(
+                WisdomEntry,
+                Service.name,
+                Repo.name,
+                Person.display_name,
+                Document.external_id,
+                Document.meta,
+            )
             .outerjoin(Service, WisdomEntry.service_id == Service.id)
             .outerjoin(Repo, WisdomEntry.repo_id == Repo.id)
             .outerjoin(Person, WisdomEntry.said_by_person_id == Person.id)
@@ -350,8 +359,9 @@ def wisdom(
                 said_by=who or w.said_by_name,
                 created_at=w.created_at,
                 document_external_id=doc,
+                meta=dict(meta or {}),
             )
-            for w, svc, repo, who, doc in s.execute(q.order_by(WisdomEntry.id)).tuples()
+            for w, svc, repo, who, doc, meta in s.execute(q.order_by(WisdomEntry.id)).tuples()
         ]
 
 
