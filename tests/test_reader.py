@@ -146,6 +146,7 @@ _QUERY_ARGS_MAP: dict[str, tuple[object, ...]] = {
     "commit_files": ([1, 2],),
     "contract_docs": (),
     "repo_checkouts": (),
+    "repo_web_links": (),
 }
 
 

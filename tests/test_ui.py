@@ -252,6 +252,31 @@ def test_service_map_graph_hidden_coupling_and_blast_radius(
     assert set(_table(at, "effect")["service"]) >= {"order-service", "notification-service"}
 
 
+def test_map_evidence_opens_on_the_forge_at_the_commit_ingested(
+    demo_writable: KB, demo_org: Any, serve: Callable[[KB], AppTest]
+) -> None:
+    from kb.contract.connector import SourceConfig
+
+    for repo in ("notification-service", "order-service"):  # given web URLs; the rest not
+        options = {"web_url": f"https://git.example.com/shopfast/{repo}", "forge": "gitlab"}
+        path = str(demo_org.repo_path(repo))
+        assert demo_writable.ingestor().run(SourceConfig("git", repo, path, options)).ok
+    heads = dict(demo_writable.reader.rows("SELECT name, head_commit FROM repos"))
+    at = serve(demo_writable).switch_page("pages/map.py").run()
+    at.selectbox(key="map_service").set_value("user-service").run()
+    _no_failure(at)
+    linked = 0
+    for _, row in _table(at, "evidence").iterrows():
+        repo, path, *line = row["evidence"].split(" (+")[0].split(":")
+        if repo not in ("notification-service", "order-service"):
+            assert not isinstance(row["link"], str), row  # no web URL: nothing to open
+            continue
+        at_head = f"https://git.example.com/shopfast/{repo}/-/blob/{heads[repo]}/{path}"
+        assert row["link"] == at_head + (f"#L{line[0]}" if line else ""), row
+        linked += 1
+    assert linked >= 2  # user-service is called from both
+
+
 @pytest.mark.skipif(
     not hasattr(KB, "incidents"), reason="this kb makes no incident plans (KB.incidents) yet"
 )

@@ -136,7 +136,7 @@ def service_map(v: tuple[Any, ...]) -> dict[str, Any]:
         "dot": smap.to_dot(),
         "mermaid": smap.to_mermaid(),
         "hidden": hidden,
-        "links": {},
+        "links": app.servicemap.evidence_links(smap),
     }
 
 

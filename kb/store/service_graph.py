@@ -166,6 +166,17 @@ def repo_checkouts(db: Reader) -> dict[str, tuple[str, str | None]]:
     }
 
 
+def repo_web_links(db: Reader) -> dict[str, tuple[str, str, str]]:
+    """repo name -> (web URL, forge, commit ingested), for repositories kb can link to."""
+    return {
+        name: (web_url, forge or "github", head)
+        for name, web_url, forge, head in db.rows(
+            "SELECT name, web_url, forge, head_commit FROM repos"
+            " WHERE web_url IS NOT NULL AND head_commit IS NOT NULL"
+        )
+    }
+
+
 def alias_rows(db: Reader) -> list[tuple[str, str]]:
     """(service, alias) of every other spelling of a service, in the order found."""
     return db.rows(

@@ -18,7 +18,9 @@ def _edges_table(edges: list[dict[str, Any]], links: dict[str, str]) -> pd.DataF
     rows = []
     for e in edges:
         ev = e["evidence"][0] if e["evidence"] else None
-        where = f"{ev['repo']}:{ev['path']}:{ev['line']}" if ev else ""
+        where = f"{ev['repo']}:{ev['path']}" if ev else ""
+        if ev and ev["line"] is not None:
+            where += f":{ev['line']}"
         rows.append(
             {
                 "from": e["from"],

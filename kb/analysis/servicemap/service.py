@@ -66,6 +66,24 @@ class ServiceMapService:
         depth = 1 if depth is None else depth
         return ServiceMap(neighbourhood(graph, name, depth), name, depth, self.unreadable())
 
+    def evidence_links(self, smap: ServiceMap | None = None) -> dict[str, str]:
+        """Web links to the evidence of every edge of `smap` (default: the whole map), keyed
+        `repo:path:line` (`repo:path` for a whole file), at the commit kb ingested.
+
+        Only repositories with a web remote (or `--web-url`) get links.
+        """
+        from kb.contract.weblinks import file_url
+        from kb.store.service_graph import repo_web_links
+
+        repos = repo_web_links(self.reader)
+        links: dict[str, str] = {}
+        for edge in (smap or self.map()).graph.edges:
+            for loc in edge.evidence:
+                if loc is not None and loc.repo in repos:
+                    web_url, forge, head = repos[loc.repo]
+                    links[str(loc)] = file_url(web_url, forge, head, loc.path, loc.line)
+        return links
+
     def unreadable(self) -> list[dict[str, str]]:
         """What the last ingest of each repository could not read, with file:line."""
         from kb.store.history import source_rows
