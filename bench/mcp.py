@@ -9,8 +9,9 @@ as bench.retrieval does (or reuses --home), starts `kb --home H mcp` as a subpro
 talks to it with the MCP SDK's own client over stdio, as an agent would. Each tool (and each
 resource template) is called once to warm it, then `--calls` times with arguments that vary
 from call to call (the demo's eval questions, its danger-zone files and hotspots, services,
-paths and topics); every call is timed at the client, from request to validated result. The
-report gives p50 / p95 / max per tool against the target (p95 ≤ 200 ms).
+paths and topics, the events and endpoints a change may break, incident symptoms); every
+call is timed at the client, from request to validated result. The report gives p50 / p95 /
+max per tool against the target (p95 ≤ 200 ms).
 
 `remember` writes a note through the ingestion pipeline (embedding it), which also makes the
 next `ask` rebuild its retriever; it is measured last, on a copy of the home, apart from the
@@ -70,6 +71,9 @@ def workload(org: Path) -> dict[str, list[dict[str, Any]]]:
             if ".git" not in p.parts
         )[:6]
     paths = dangers + files
+    deps = manifest["declared_dependencies"]
+    events = sorted({d["via"] for d in deps if d["kind"] == "async_event"})
+    endpoints = sorted({d["via"] for d in deps if d["kind"] == "sync_http"})
     topics = ["refund retries", "kafka consumer lag", "signing keys", "stock reservations",
               "email storm", "idempotency keys", "checkout timeouts"]  # fmt: skip
     return {
@@ -78,6 +82,14 @@ def workload(org: Path) -> dict[str, list[dict[str, Any]]]:
         + [{"path": p.split(":", 1)[1]} for p in dangers]
         + [{"path": f"{s}:src", "limit": 5} for s in services],
         "who_knows": [{"query": q} for q in services + paths[:12] + topics],
+        "service_context": [{"service": s} for s in services],
+        "blast_radius": [{"service": s} for s in services],
+        "change_impact": [{"target": t} for t in [*dangers, *files[:8], *events, *endpoints]],
+        "incident_trace": [
+            {"service": s, "symptom": symptom}
+            for s in services
+            for symptom in ("timeouts on checkout", "duplicate emails", "5xx after deploy")
+        ],
     }
 
 
