@@ -235,10 +235,15 @@ def change_sets(
 def stored_change_sets(
     db: Reader, graph: ServiceGraph, window_hours: float
 ) -> list[tuple[ChangeSet, set[str]]]:
-    """The change sets of every stored commit that touched a service, with those services."""
-    commits = change_commits(db) if db.exists() and db.has_table("commits") else []
-    touched = touched_services(db, graph, commits)
-    return change_sets(commits, touched, timedelta(hours=window_hours))
+    """The change sets of every stored commit that touched a service, with those services
+    (computed once per graph read: every `kb impact` of a long-lived server needs them)."""
+    key = ("change_sets", window_hours)
+    if key not in graph.derived:
+        commits = change_commits(db) if db.exists() and db.has_table("commits") else []
+        touched = touched_services(db, graph, commits)
+        graph.derived[key] = change_sets(commits, touched, timedelta(hours=window_hours))
+    sets: list[tuple[ChangeSet, set[str]]] = graph.derived[key]
+    return sets
 
 
 def coupling(

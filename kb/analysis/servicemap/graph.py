@@ -146,6 +146,9 @@ class ServiceGraph:
     infrastructure: list[Infra] = field(default_factory=list)
     events: list[EventUse] = field(default_factory=list)
     owner_rules: list[OwnerRule] = field(default_factory=list)
+    # What analyses derive from the stored facts this graph was read with (the change sets
+    # of every commit, say): a graph is reread when those facts change, and this with it.
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def service(self, name: str) -> ServiceNode | None:
         """The service called `name`, or going by it as an alias, spelled any way
