@@ -119,6 +119,9 @@ def test_taught_in_a_private_channel_it_is_neither_cited_nor_warned_elsewhere(
         channel_name="sec-ops",
     )
     assert "stays with this channel's members" in reply["text"]
+    # A channel kb cannot look up (not invited to a private one): kept private too.
+    (unknown,) = slash(live, "remember The G99 runbook lives on paper.", channel_id="G99")
+    assert "stays with this channel's members" in unknown["text"]
     capture(
         live,
         "G01",

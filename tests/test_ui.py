@@ -51,12 +51,6 @@ def demo(demo_kb: tuple[KB, list[Any]]) -> KB:
     return demo_kb[0]
 
 
-@pytest.fixture
-def writable_demo(demo_writable: KB) -> KB:
-    """A copy of the demo KB that a test may ask, vote and teach in."""
-    return demo_writable
-
-
 def _no_failure(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -332,8 +326,8 @@ def test_sources_page_lists_every_source_and_the_counts(
     assert "every item of the last runs was read" in _texts(at)
 
 
-def test_ask_votes_teaches_and_gaps(writable_demo: KB, serve: Callable[[KB], AppTest]) -> None:
-    at = serve(writable_demo).switch_page("pages/ask.py").run()
+def test_ask_votes_teaches_and_gaps(demo_writable: KB, serve: Callable[[KB], AppTest]) -> None:
+    at = serve(demo_writable).switch_page("pages/ask.py").run()
     _no_failure(at)
     at.chat_input[0].set_value("why is payment to order async?").run()
     _no_failure(at)
@@ -346,7 +340,7 @@ def test_ask_votes_teaches_and_gaps(writable_demo: KB, serve: Callable[[KB], App
     # 👎 records the vote on the answer.
     at.get("feedback")[0].set_value(0).run()
     _no_failure(at)
-    with writable_demo.store.transaction() as s:
+    with demo_writable.store.transaction() as s:
         from kb.store.models import Question
 
         assert s.get(Question, answer_id).feedback == "down"

@@ -79,7 +79,7 @@ class ServiceMapService:
         links: dict[str, str] = {}
         for edge in (smap or self.map()).graph.edges:
             for loc in edge.evidence:
-                if loc is not None and loc.repo in repos:
+                if loc.repo in repos:
                     web_url, forge, head = repos[loc.repo]
                     links[str(loc)] = file_url(web_url, forge, head, loc.path, loc.line)
         return links
