@@ -7,6 +7,9 @@ from typing import Any
 import plotly.graph_objects as go
 
 LEFT = " (left)"
+# The landing page's charts go without Plotly's toolbar: drawing it for each chart costs a
+# fresh tab about 0.1 s, and a click selects or zooms without it.
+NO_TOOLBAR = {"displayModeBar": False}
 # Low truck factor is the risk: red for 0-1, amber for 2, green from 3 up.
 TRUCK_FACTOR_SCALE = [(0.0, "#b2182b"), (0.34, "#ef8a62"), (0.67, "#fddbc7"), (1.0, "#1a9850")]
 LOSS_SCALE = [(0.0, "#f7f7f7"), (0.5, "#f4a582"), (1.0, "#b2182b")]
@@ -133,7 +136,9 @@ def treemap_figure(tree: dict[str, Any], colour_by: str) -> go.Figure:
                 "<br>lost with the leavers: %{customdata[4]}"
                 "<br>known by: %{customdata[5]}<extra></extra>"
             ),
-            maxdepth=3,
+            # Two levels at a time; a click goes one level down. Drawing every file at once
+            # was the landing page's dearest chart in a fresh tab (~0.4 s of 3.9 s on the demo).
+            maxdepth=2,
         )
     )
     fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, height=520)

@@ -167,7 +167,9 @@ def _treemap(tree: dict[str, Any], leavers: list[str]) -> None:
         key=f"treemap_colour_{bool(leavers)}",
     )
     fig = charts.treemap_figure(tree, "loss" if colour == options[1] else "truck_factor")
-    st.plotly_chart(fig, key="treemap", on_select="rerun", selection_mode="points")
+    st.plotly_chart(
+        fig, key="treemap", on_select="rerun", selection_mode="points", config=charts.NO_TOOLBAR
+    )
     st.caption(
         "Sized by bytes on disk"
         + ("" if tree["files_shown"] else "; directories are the leaves (too many files)")
@@ -235,6 +237,7 @@ def page() -> None:
         st.plotly_chart(
             charts.heatmap_figure(heat, leavers),
             key="heatmap",
+            config=charts.NO_TOOLBAR,
             on_select="rerun",
             selection_mode="points",
         )
@@ -249,7 +252,9 @@ def page() -> None:
     with st.spinner("Replaying history month by month…"):
         hist = state.risk_history(v)
     if hist["points"]:
-        st.plotly_chart(charts.history_figure(hist["points"]), key="history")
+        st.plotly_chart(
+            charts.history_figure(hist["points"]), key="history", config=charts.NO_TOOLBAR
+        )
         first, last = hist["points"][0], hist["points"][-1]
         step = "" if hist["step_months"] == 1 else f" (every {hist['step_months']} months)"
         st.caption(
