@@ -12,7 +12,7 @@ from kb.app import KB
 from kb.contract.connector import SourceConfig
 from kb.retrieval.commit_search import CommitLog, words_of
 from kb.retrieval.hybrid import _plain_subject
-from kb.retrieval.intent import _stem, period_named, read_intent
+from kb.retrieval.intent import _stem, names_of, period_named, read_intent
 from kb.store.search import CommitMessage
 
 SERVICES = {
@@ -127,3 +127,36 @@ def test_a_commit_that_is_only_a_subject_answers_a_history_question(
     plain = retriever.search("Which port does the web front end listen on?", k=5)
     assert plain[0].path == "README.md"
     assert all(h.document_id > 0 for h in plain)
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("How do I generate GraphQL schemas from my UniFFI interfaces?", ["GraphQL", "UniFFI"]),
+        ("What was decided about Erlang NIF bindings? Ask Maria.", ["Erlang", "NIF", "Maria"]),
+        ("Why are dates strings in the ADR DTOs?", ["ADR", "DTO"]),
+        ("Why does the build call Next.js directly?", ["Next.js"]),
+        ("I don't have Swift installed; how do I run the tests?", ["Swift"]),
+        ("Why is the gunicorn timeout 30 seconds?", []),
+    ],
+)
+def test_the_names_a_question_uses(question: str, names: list[str]) -> None:
+    # A capital that only starts a sentence ("Ask", "What", "I") names nothing.
+    assert names_of(question) == names
+
+
+def test_a_question_about_something_nothing_mentions_gets_i_dont_know(
+    kb_app: KB, terse_repo: Path
+) -> None:
+    kb_app.ingestor().run(SourceConfig("git", "web", str(terse_repo), {}))
+    # Close to the README in every other word, but nothing here mentions Kubernetes.
+    answer = kb_app.ask("Why do the web front end's Kubernetes probes time out?", record=False)
+    assert not answer.answered
+    assert answer.answer.startswith(
+        "I don't know: nothing in the knowledge base mentions Kubernetes"
+    )
+    assert answer.citations and all(c.role == "closest" for c in answer.citations)
+    # A name found anywhere (a file's text, in any case: "Gunicorn" in gunicorn.conf.py) is
+    # no reason to give up.
+    known = kb_app.ask("Why do the web front end's Gunicorn requests time out?", record=False)
+    assert known.answered and known.citations[0].path == "README.md"

@@ -28,7 +28,7 @@ from kb.contract.visibility import HasMeta
 from kb.errors import KBError
 from kb.retrieval.hits import Hit
 from kb.retrieval.hybrid import Retriever
-from kb.retrieval.intent import Intent, _stem, terms_of
+from kb.retrieval.intent import Intent, _stem, names_of, terms_of
 from kb.store import Store, history
 from kb.store import questions as qs
 from kb.store import search as sq
@@ -114,8 +114,11 @@ class AnswerService:
             hits = [hit for hit in hits if visible(hit.source)]
         confidence = confidence_of(hits, terms, sq.term_frequencies(self.store, terms))
         services = self._services(intent, hits)
-        if confidence < MIN_CONFIDENCE:
-            answer = self._dont_know(question, hits[:3], confidence, services)
+        # A question about something nothing here mentions ("GraphQL", "Erlang") cannot be
+        # answered from these sources, however close its other words come.
+        unknown = sq.unmentioned(self.store, names_of(question)) if hits else []
+        if confidence < MIN_CONFIDENCE or unknown:
+            answer = self._dont_know(question, hits[:3], confidence, services, unknown)
         else:
             answer = self._grounded(question, hits[:k], confidence, intent, services, visible)
             if self.llm is not None:
@@ -153,9 +156,18 @@ class AnswerService:
         return out[:2]
 
     def _dont_know(
-        self, question: str, closest: Sequence[Hit], confidence: float, services: list[str]
+        self,
+        question: str,
+        closest: Sequence[Hit],
+        confidence: float,
+        services: list[str],
+        unknown: Sequence[str] = (),
     ) -> Answer:
-        lines = ["I don't know: nothing in the knowledge base answers this with confidence."]
+        if unknown:
+            named = ", ".join(unknown)
+            lines = [f"I don't know: nothing in the knowledge base mentions {named}."]
+        else:
+            lines = ["I don't know: nothing in the knowledge base answers this with confidence."]
         if closest:
             lines.append("The closest sources I found:")
             lines.extend(f"- {h.title} [{i}]" for i, h in enumerate(closest, start=1))

@@ -161,6 +161,27 @@ def terms_of(question: str) -> list[str]:
     return out
 
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[._+-][A-Za-z0-9]+)*")
+_SENTENCE = re.compile(r"(?<=[.?!;:])\s+")
+
+
+def names_of(question: str) -> list[str]:
+    """The names a question uses: words capitalised mid-sentence or inside ("GraphQL",
+    "Erlang", "NIF", "Next.js"), a plural's "s" dropped ("DTOs" → "DTO")."""
+    out: list[str] = []
+    for sentence in _SENTENCE.split(question.strip()):
+        for i, match in enumerate(_NAME.finditer(sentence)):
+            word = match.group()
+            inner = any(c.isupper() for c in word[1:])
+            if word == "I" or not (inner or (i > 0 and word[0].isupper())):
+                continue
+            if len(word) > 2 and word.endswith("s") and word[-2].isupper():
+                word = word[:-1]
+            if word not in out:
+                out.append(word)
+    return out
+
+
 def _stem(word: str) -> str:
     # A crude stem for matching snippet sentences: "timeouts" ~ "timeout", "retries" ~ "retry".
     for suffix in ("ies", "es", "s", "ing", "ed"):

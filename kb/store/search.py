@@ -469,6 +469,31 @@ def term_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, dict[str,
         return total, out
 
 
+def unmentioned(store: Store, names: Sequence[str]) -> list[str]:
+    """The names that nothing kb holds mentions: no chunk, document title or path, commit
+    message, person or service contains them (case-insensitive, as a substring)."""
+    out: list[str] = []
+    columns = (
+        Chunk.text,
+        Document.title,
+        Document.path,
+        Commit.message,
+        Person.display_name,
+        Service.name,
+    )
+    with store.transaction() as s:
+        for name in names:
+            needle = name.lower()
+            mentioned = (
+                select(col).where(func.lower(col).contains(needle, autoescape=True)).limit(1)
+                for col in columns
+            )
+            if any(s.scalar(q) is not None for q in mentioned):
+                continue
+            out.append(name)
+    return out
+
+
 def service_documents(
     store: Store, services: Sequence[str], kinds: Sequence[str], danger_only: bool = False
 ) -> list[int]:
