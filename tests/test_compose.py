@@ -58,7 +58,31 @@ def test_focused_prefers_substance_and_ends_sentences() -> None:
     # Source order is kept: the context comes before the decision it led to.
     long = focused(passages, ["order", "kafka"], [], 1000)
     assert long.index("Orders were lost") < long.index("We publish")
-    assert "at-least-once delivery." in long  # a list item reads as a sentence
+    # The items of one list read as one sentence.
+    assert "at-least-once delivery; idempotent consumers." in long
+
+
+def test_a_list_and_the_line_leading_into_it_read_as_one_sentence() -> None:
+    text = (
+        "We compared two search libraries:\n\n"
+        "- Fuse.js indexes fast\n"
+        "  - but searches slowly\n"
+        "- Lunr has stemming and prebuilt indexes\n\n"
+        "We chose Lunr for the static site.\n"
+    )
+    got = focused([Scored(0.6, "Decision", text, 0)], ["search", "lunr"], [], 1000)
+    assert got == (
+        "We compared two search libraries: Fuse.js indexes fast; but searches slowly; Lunr has "
+        "stemming and prebuilt indexes. We chose Lunr for the static site."
+    )
+    # Items of two lists, or a list and the prose after it, stay apart.
+    two = (
+        "- first list item one\n- first list item two\n\nProse between the lists.\n\n"
+        "- other list item\n"
+    )
+    assert focused([Scored(0.6, None, two, 0)], ["list"], [], 1000) == (
+        "first list item one; first list item two. Prose between the lists. other list item."
+    )
 
 
 def test_new_share_counts_unsaid_words() -> None:

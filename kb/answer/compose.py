@@ -24,6 +24,9 @@ SECOND_MIN_SHARE = 0.6
 # ... and when at least this share of its chosen words are not already in the answer.
 SECOND_MIN_NEW = 0.35
 
+# A list item this short is a fragment ("Slow searching"): it joins its neighbours.
+LIST_ITEM_CHARS = 60
+
 # Words that mark the sentence answering a "why" or a "what must I not do" question.
 WHY_CUES = ("because", "so that", "since", "to avoid", "why", "instead", "caused", "therefore")
 DANGER_CUES = ("do not", "don't", "never", "warning", "careful", "must not", "breaks")
@@ -62,41 +65,70 @@ class Scored:
 
 def sentences_of(text: str) -> list[str]:
     """Prose sentences of a text: wrapped lines joined, list items apart, code and tables out."""
-    units: list[str] = []
-    current: list[str] = []
-    in_fence = False
+    return [sentence for sentence, _ in _sentences(text)]
 
-    def flush() -> None:
+
+def _sentences(text: str) -> list[tuple[str, int]]:
+    """Sentences with the block each belongs to: the items of one list (and the line that
+    leads into it, ending with ":") share a block; any other sentence is a block of its own."""
+    units: list[tuple[str, int]] = []
+    current: list[str] = []
+    block = 0
+    in_fence = in_list = False
+    lead_in = False  # the last unit ends with ":" and only blank lines came after it
+
+    def flush(keep_list: bool = False) -> None:
+        nonlocal block, lead_in
         if current:
-            units.append(" ".join(current))
+            units.append((" ".join(current), block))
+            lead_in = current[-1].endswith(":")
             current.clear()
+        if not keep_list:
+            block += 1
 
     for raw in text.splitlines():
         line = raw.rstrip()
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-            flush()
-            continue
         stripped = line.strip()
-        if in_fence or not stripped or _HEADING_LINE.match(line) or stripped.startswith("|"):
-            flush()
+        if not stripped and not in_fence:
+            flush(keep_list=in_list)  # a blank line inside a list keeps the list going
             continue
-        if _CODE_LINE.search(line) and not stripped.endswith("."):
+        fence = stripped.startswith(("```", "~~~"))
+        if (
+            fence
+            or in_fence
+            or _HEADING_LINE.match(line)
+            or stripped.startswith("|")
+            or (_CODE_LINE.search(line) and not stripped.endswith("."))
+        ):
+            in_fence = in_fence != fence
+            in_list = False
             flush()
+            lead_in = False
             continue
         if _LIST_ITEM.match(line):
-            flush()
+            if not in_list:
+                joins = bool(current) and current[-1].endswith(":")
+                flush(keep_list=joins)
+                if not joins and lead_in and units:
+                    units[-1] = (units[-1][0], block)  # "We weighed three tools:" + its list
+            else:
+                flush(keep_list=True)
+            in_list = True
             stripped = _LIST_ITEM.sub("", line).strip()
+        elif in_list and not line[:1].isspace():
+            in_list = False  # back to prose after the list
+            flush()
         elif current and len(current[-1]) < 40 and stripped[:1].isupper():
-            flush()  # a short line then a capital: a label or a line of its own
+            flush(keep_list=in_list)  # a short line then a capital: a line of its own
         current.append(stripped.lstrip("> ").strip())
+    in_list = False
     flush()
-    out: list[str] = []
-    for unit in units:
+    out: list[tuple[str, int]] = []
+    for unit, unit_block in units:
         for piece in _SENTENCE_END.split(unit):
             piece = " ".join(piece.split()).strip(" -*")
             if len(piece) >= 12 and _TOKEN.search(piece) and not _METADATA.match(piece):
-                out.append(piece)
+                out.append((piece, unit_block))
     return out
 
 
@@ -132,9 +164,11 @@ def focused(
     if not passages:
         return ""
     best = max(p.similarity for p in passages)
+    blocks: dict[tuple[int, int], int] = {}
     for p in passages:
         base = p.similarity - best + _section_weight(p.heading)
-        for i, sentence in enumerate(sentences_of(p.text)):
+        for i, (sentence, block) in enumerate(_sentences(p.text)):
+            blocks[(p.ordinal, i)] = block
             lower = sentence.lower()
             if " ".join(lower.split()) in seen:
                 continue
@@ -153,7 +187,25 @@ def focused(
             continue
         chosen.append((ordinal, i, sentence))
         size += len(sentence) + 1
-    return " ".join(_finished(s) for _, _, s in sorted(chosen))
+    # Short items of one list read as one sentence ("Fuse.js: fast indexing; slow
+    # searching."); an item that says a whole thing stays a sentence of its own.
+    out: list[str] = []
+    previous: tuple[int, int] | None = None
+    last = ""
+    for ordinal, i, sentence in sorted(chosen):
+        where = (ordinal, blocks[(ordinal, i)])
+        lead_in = bool(out) and out[-1].endswith(":")
+        short = len(sentence) <= LIST_ITEM_CHARS and (lead_in or len(last) <= LIST_ITEM_CHARS)
+        if where == previous and out and short and not out[-1].endswith((".", "!", "?")):
+            out[-1] += ("" if out[-1].endswith(":") else ";") + " " + sentence
+        else:
+            if out:
+                out[-1] = _finished(out[-1])
+            out.append(sentence)
+        previous, last = where, sentence
+    if out:
+        out[-1] = _finished(out[-1])
+    return " ".join(out)
 
 
 def new_share(text: str, said: str) -> float:

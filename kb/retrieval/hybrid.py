@@ -23,10 +23,11 @@ from kb.store.vectors import VectorStore
 VECTOR_CANDIDATES = 100
 CANDIDATES = 60  # full-text candidates (bench/ask_speed.py times this top-k)
 # A chunk's score: its closeness to the question, scaled between the best and the 100th
-# vector hit, plus its full-text rank score scaled by the best one. Full text matches any
-# question word; it is the noisier of the two.
+# vector hit, plus its full-text rank score scaled by the best one, weighed alike: on real
+# repositories the words a question shares with its answer (names of files, flags, types)
+# are worth as much as its meaning (bench/README.md, "Rule ablations").
 VECTOR_WEIGHT = 1.0
-LEXICAL_WEIGHT = 0.5
+LEXICAL_WEIGHT = 1.0
 # A document's second-best chunk adds a little: two passages on the topic beat one.
 SECOND_CHUNK_WEIGHT = 0.1
 # Commits too terse to be documents, searched for history questions. A subject line holds a
@@ -39,6 +40,8 @@ PERSON_PRIOR = 1.3
 PERIOD_PRIOR = 1.3
 WHY_COMMENT_PRIOR = 1.3
 DUPLICATE_PRIOR = 0.6
+# Test fixtures look like the real thing (an ADR in an integration test's sample project).
+TEST_FILE_PRIOR = 0.6
 # A superseded decision is history, not the answer (unless the question asks about the past).
 SUPERSEDED_PRIOR = 0.55
 
@@ -58,6 +61,7 @@ RULES = (
     "second_chunk",  # a document's second-best chunk adds a little
     "commit_search",  # history questions also search terse commit subjects
     "structural",  # a named service's decisions and danger zones join the candidates
+    "test_files",  # files under a tests/fixtures/mocks directory go down
 )
 
 # How much each kind of source is worth for each kind of question (1.0 = neutral).
@@ -70,6 +74,13 @@ _KIND_PRIOR: dict[str, dict[str, float]] = {
     "howto": {"doc": 1.35, "contract": 1.2, "note": 1.15},
     "history": {"commit": 1.5, "slack": 1.1},
 }
+
+
+_TEST_DIR = re.compile(
+    r"/(tests?|__tests__|spec|specs|fixtures?|testdata|test_data|integration[-_]tests?|e2e|"
+    r"mocks?|__mocks__)/",
+    re.I,
+)
 
 
 @dataclass
@@ -173,7 +184,9 @@ class Retriever:
             if "second_chunk" in self.off:
                 second = 0.0
             entry.source = entry.chunks[0][1]
-            entry.score = (best + SECOND_CHUNK_WEIGHT * second) * self._prior(entry.source, intent)
+            entry.score = best + SECOND_CHUNK_WEIGHT * second
+        for entry in docs.values():
+            entry.score *= self._prior(entry.source, intent)
 
         if "superseded" not in self.off:
             self._follow_supersession(docs, intent)
@@ -292,6 +305,8 @@ class Retriever:
             factor *= 1.6
         if intent.period and on("period") and _within(src, intent.period):
             factor *= PERIOD_PRIOR  # from the time the question is about
+        if on("test_files") and src.doc.path and _TEST_DIR.search("/" + src.doc.path):
+            factor *= TEST_FILE_PRIOR  # a test's fixture or mock is rarely why the code is so
         if intent.now and on("recent") and src.doc.created_at:
             age_days = (datetime.now(UTC) - src.doc.created_at).days
             factor *= 1.0 + 0.3 * math.exp(-max(age_days, 0) / 365)
