@@ -112,11 +112,16 @@ class AnswerService:
         hits = self.retriever.search(question, k=max(k, 8), intent=intent) if terms else []
         if visible is not None:
             hits = [hit for hit in hits if visible(hit.source)]
-        confidence = confidence_of(hits, terms, sq.term_frequencies(self.store, terms))
+        frequencies = sq.term_frequencies(self.store, terms)
+        confidence = confidence_of(hits, terms, frequencies)
         services = self._services(intent, hits)
         # A question about something nothing here mentions ("GraphQL", "Erlang") cannot be
-        # answered from these sources, however close its other words come.
-        unknown = sq.unmentioned(self.store, names_of(question)) if hits else []
+        # answered from these sources, however close its other words come. A name whose words
+        # the full-text index holds is mentioned; the others are looked for as substrings
+        # ("DTO" in "AdrDto.ts").
+        counts = frequencies[1]
+        rare = [n for n in names_of(question) if not all(counts.get(w) for w in terms_of(n))]
+        unknown = sq.unmentioned(self.store, rare) if hits and rare else []
         if confidence < MIN_CONFIDENCE or unknown:
             answer = self._dont_know(question, hits[:3], confidence, services, unknown)
         else:

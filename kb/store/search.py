@@ -470,11 +470,12 @@ def term_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, dict[str,
 
 
 def unmentioned(store: Store, names: Sequence[str]) -> list[str]:
-    """The names that nothing kb holds mentions: no chunk, document title or path, commit
-    message, person or service contains them (case-insensitive, as a substring)."""
+    """Of names the full-text index does not hold, those nothing else mentions either: no
+    document title or path, commit message, person or service contains them (as a
+    case-insensitive substring: "DTO" is in "AdrDto.ts"). Chunk text is left to the index,
+    which a scan of would cost a second at 100k chunks."""
     out: list[str] = []
     columns = (
-        Chunk.text,
         Document.title,
         Document.path,
         Commit.message,
