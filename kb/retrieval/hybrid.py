@@ -56,7 +56,6 @@ RULES = (
     "why_comment",  # a HACK/WARNING comment for a "why"
     "superseded",  # a superseded decision below its successor
     "adr_number",  # the ADR the question names by number
-    "path",  # the file the question names
     "duplicate",  # a copy of a better-ranked text goes down
     "second_chunk",  # a document's second-best chunk adds a little
     "commit_search",  # history questions also search terse commit subjects
@@ -301,8 +300,6 @@ class Retriever:
         named = intent.adr_numbers and kind == "adr" and number in intent.adr_numbers
         if named and on("adr_number"):
             factor *= 2.0
-        if intent.paths and on("path") and any(p in (src.doc.path or "") for p in intent.paths):
-            factor *= 1.6
         if intent.period and on("period") and _within(src, intent.period):
             factor *= PERIOD_PRIOR  # from the time the question is about
         if on("test_files") and src.doc.path and _TEST_DIR.search("/" + src.doc.path):

@@ -2,7 +2,7 @@
 
 Read once per question by the retriever (to weigh sources) and by the answer service (to
 compose), from the words of the question and what kb knows: service names and catalog
-descriptions, people, ADR numbers, paths, dates.
+descriptions, people, ADR numbers, dates.
 """
 
 from __future__ import annotations
@@ -147,7 +147,6 @@ STOPWORDS = frozenset(
 
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
 _ADR_REF = re.compile(r"\badr[-\s#]?0*(\d{1,4})\b", re.IGNORECASE)
-_PATHISH = re.compile(r"[\w./-]*[/.][\w./-]+")
 
 
 def terms_of(question: str) -> list[str]:
@@ -196,7 +195,6 @@ class Intent:
 
     services: list[str] = field(default_factory=list)
     adr_numbers: list[int] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     # Services named only by a common word ("orders", "payments"): weaker evidence.
     loose_services: list[str] = field(default_factory=list)
@@ -281,7 +279,7 @@ def _month(year: int, month: int) -> tuple[date, date]:
 def read_intent(
     question: str, services: Sequence[str] | Mapping[str, str | None], people: Sequence[str] = ()
 ) -> Intent:
-    """Detect the question's kind and the services, ADRs, paths and people it names.
+    """Detect the question's kind and the services, ADRs and people it names.
 
     `services` may map each name to its catalog description, so that "the accounts service"
     finds the one service whose description is about accounts.
@@ -309,7 +307,6 @@ def read_intent(
         if person.lower() in q or (len(first) > 2 and first in words):
             intent.people.append(person)
     intent.adr_numbers = [int(n) for n in _ADR_REF.findall(question)]
-    intent.paths = [p for p in _PATHISH.findall(question) if "/" in p or p.endswith(".py")]
     intent.why = bool(
         words & {"why", "reason", "reasons", "rationale", "decided", "decision", "decisions",
                  "chose", "chosen"}
