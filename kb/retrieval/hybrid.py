@@ -36,11 +36,10 @@ SECOND_CHUNK_WEIGHT = 0.1
 COMMIT_CANDIDATES = 8
 COMMIT_FULL_COVERAGE = 0.5
 # Multipliers for what the question names: a person the source talks about, the period
-# the source dates from; a HACK/WARNING comment for a "why"; a copy of a better-ranked text.
+# the source dates from; a HACK/WARNING comment for a "why".
 PERSON_PRIOR = 1.3
 PERIOD_PRIOR = 1.3
 WHY_COMMENT_PRIOR = 1.3
-DUPLICATE_PRIOR = 0.6
 # Test fixtures look like the real thing (an ADR in an integration test's sample project).
 TEST_FILE_PRIOR = 0.6
 # A superseded decision is history, not the answer (unless the question asks about the past).
@@ -49,7 +48,6 @@ SUPERSEDED_PRIOR = 0.55
 # The re-ranking rules, by the name that switches each off (Settings.rerank_off).
 RULES = (
     "kind_prior",  # the kinds of source each kind of question is answered by
-    "service",  # sources of the service the question names
     "person",  # sources that talk about the person the question names
     "period",  # sources from the period the question names
     "recent",  # newer sources for "now" questions
@@ -57,7 +55,6 @@ RULES = (
     "why_comment",  # a HACK/WARNING comment for a "why"
     "superseded",  # a superseded decision below its successor
     "adr_number",  # the ADR the question names by number
-    "duplicate",  # a copy of a better-ranked text goes down
     "second_chunk",  # a document's second-best chunk adds a little
     "commit_search",  # history questions also search terse commit subjects
     "structural",  # a named service's decisions and danger zones join the candidates
@@ -191,8 +188,6 @@ class Retriever:
         if "superseded" not in self.off:
             self._follow_supersession(docs, intent)
         ranked = sorted(docs.values(), key=lambda d: -d.score)
-        if "duplicate" not in self.off:
-            ranked = _collapse_duplicates(ranked)
         ranked = ranked[:k]
         return [self._hit(d, terms, intent) for d in ranked]
 
@@ -279,17 +274,6 @@ class Retriever:
         ):
             if active and on("kind_prior"):
                 factor *= _KIND_PRIOR[name].get(kind, 1.0)
-        if intent.services and on("service"):
-            mine = {s.lower() for s in intent.services}
-            # "orders" or "payments" may be the service or just the word: weaker evidence.
-            loose = {s.lower() for s in intent.loose_services} == mine
-            owner = (src.doc.service or src.doc.repo or "").lower()
-            if owner in mine:
-                factor *= 1.15 if loose else 1.3
-            elif _mentions(src, mine):
-                factor *= 1.1 if loose else 1.2  # about this service, held elsewhere
-            elif owner and not loose:
-                factor *= 0.8
         if intent.people and on("person") and _mentions_person(src, intent.people):
             factor *= PERSON_PRIOR  # the question names someone; this source talks about them
         lower = src.chunk_text.lower()
@@ -374,21 +358,6 @@ _SUBJECT_NOISE = re.compile(
 )
 
 
-def _collapse_duplicates(ranked: list[_DocScore]) -> list[_DocScore]:
-    """Documents that say the same thing under another title (templated commit messages,
-    copied boilerplate) add nothing after the first: they go below the distinct ones."""
-    seen: set[str] = set()
-    out: list[_DocScore] = []
-    for d in ranked:
-        first, _, rest = d.source.chunk_text.strip().partition("\n")
-        body = " ".join((rest or first).split()).lower()
-        if len(body) >= 40 and body in seen:
-            d.score *= DUPLICATE_PRIOR
-        seen.add(body)
-        out.append(d)
-    return sorted(out, key=lambda d: -d.score)
-
-
 def _within(src: sq.ChunkSource, period: tuple[date, date]) -> bool:
     """Whether a source dates from a period: by its date, or a date in its path or title."""
     start, end = period
@@ -414,11 +383,6 @@ def _mentions_person(src: sq.ChunkSource, people: Sequence[str]) -> bool:
         if person.lower() in text or re.search(rf"\b{re.escape(first)}\b", text):
             return True
     return False
-
-
-def _mentions(src: sq.ChunkSource, services: set[str]) -> bool:
-    text = f"{src.doc.title}\n{src.chunk_text}".lower()
-    return any(s in text or s.removesuffix("-service") in text for s in services)
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
