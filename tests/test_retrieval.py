@@ -11,7 +11,7 @@ from gitrepo import Repo
 from kb.app import KB
 from kb.contract.connector import SourceConfig
 from kb.retrieval.commit_search import CommitLog, words_of
-from kb.retrieval.hybrid import _plain_subject
+from kb.retrieval.hybrid import Retriever, _plain_subject
 from kb.retrieval.intent import _stem, names_of, period_named, read_intent
 from kb.store.search import CommitMessage
 
@@ -160,3 +160,26 @@ def test_a_question_about_something_nothing_mentions_gets_i_dont_know(
     # no reason to give up.
     known = kb_app.ask("Why do the web front end's Gunicorn requests time out?", record=False)
     assert known.answered and known.citations[0].path == "README.md"
+
+
+def test_a_test_fixture_that_looks_like_the_answer_ranks_below_the_real_source(
+    kb_app: KB, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "shop")
+    repo.commit(
+        "Record the order events decision",
+        {
+            "docs/adr/0001-order-events.md": "# 1. Publish order events to Kafka\n\n"
+            "## Context\n\nOrders were lost when the payment service restarted.\n\n"
+            "## Decision\n\nWe publish order events to Kafka; consumers retry.\n",
+            # An integration test's sample project, shaped like the real decision.
+            "tests/fixtures/project/docs/adr/0001-kafka.md": "# 1. Use Kafka for order events\n\n"
+            "We use Kafka for order events.\n",
+        },
+    )
+    kb_app.ingestor().run(SourceConfig("git", "shop", str(repo.path), {}))
+    question = "Why do we use Kafka for order events?"
+    fixture = "tests/fixtures/project/docs/adr/0001-kafka.md"
+    off = Retriever(kb_app.store, kb_app.vectors, kb_app.query_encoder, rules_off={"test_files"})
+    assert off.search(question, k=3)[0].path == fixture  # its words match best
+    assert kb_app.retriever.search(question, k=3)[0].path == "docs/adr/0001-order-events.md"

@@ -121,7 +121,6 @@ def _sentences(text: str) -> list[tuple[str, int]]:
         elif current and len(current[-1]) < 40 and stripped[:1].isupper():
             flush(keep_list=in_list)  # a short line then a capital: a line of its own
         current.append(stripped.lstrip("> ").strip())
-    in_list = False
     flush()
     out: list[tuple[str, int]] = []
     for unit, unit_block in units:

@@ -181,9 +181,7 @@ class Retriever:
             if "second_chunk" in self.off:
                 second = 0.0
             entry.source = entry.chunks[0][1]
-            entry.score = best + SECOND_CHUNK_WEIGHT * second
-        for entry in docs.values():
-            entry.score *= self._prior(entry.source, intent)
+            entry.score = (best + SECOND_CHUNK_WEIGHT * second) * self._prior(entry.source, intent)
 
         if "superseded" not in self.off:
             self._follow_supersession(docs, intent)
