@@ -13,6 +13,10 @@ in a fresh tab of the running server: in an empty browser profile (which also lo
 compiles Streamlit's and Plotly's JavaScript), and in a new tab of a browser that has shown
 the dashboard before (its HTTP cache and compiled code shared, as in a person's browser).
 Targets: warm ≤ 3 s on the demo organisation, ≤ 5 s on a repository of 20k+ commits.
+
+Baseline, in the same run: the floor, a Streamlit page with the same three kinds of Plotly
+chart and a few points each (bench/ui_floor.py), served the same way and opened in fresh tabs
+in turn with the landing page's; the ratio of the medians, landing page / floor, is printed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import uibrowser as ub
+
+FLOOR = Path(__file__).with_name("ui_floor.py")
 
 KB = [sys.executable, "-m", "kb.cli"]
 
@@ -81,24 +87,29 @@ def commits_of(home: Path) -> int:
 
 def measure(home: Path, runs: int) -> dict[str, Any]:
     """Cold and warm times to a fully drawn landing page: fresh tabs, and in-app navigation."""
-    with ub.serve(home) as url, ub.browser() as browser:
+    with ub.serve(home) as url, ub.serve(home, script=FLOOR) as floor_url, ub.browser() as browser:
         # One profile, as a person's browser: its tabs share the HTTP cache and compiled
         # JavaScript. `browser.new_page` instead opens each tab in a new, empty profile.
         profile = browser.new_context(viewport={"width": 1400, "height": 1000})
 
-        def fresh_tab(same_profile: bool = False) -> float:
+        def fresh_tab(same_profile: bool = False, at: str = url) -> float:
             viewport = {"width": 1400, "height": 1000}
             page = profile.new_page() if same_profile else browser.new_page(viewport=viewport)
             try:
                 t = time.perf_counter()
-                page.goto(url)
+                page.goto(at)
                 ub.wait_landing(page, timeout_ms=600_000)
                 return time.perf_counter() - t
             finally:
                 page.close()
 
         cold = fresh_tab()
-        tabs = [fresh_tab() for _ in range(runs)]
+        fresh_tab(at=floor_url)  # the floor's first load
+        # The landing page and the floor in turns, so that both see the same machine.
+        tabs, floor = [], []
+        for _ in range(runs):
+            tabs.append(fresh_tab())
+            floor.append(fresh_tab(at=floor_url))
         fresh_tab(same_profile=True)  # the profile's first visit fills its cache
         same_profile = [fresh_tab(same_profile=True) for _ in range(runs)]
         profile.close()
@@ -128,6 +139,10 @@ def measure(home: Path, runs: int) -> dict[str, Any]:
         "warm_navigation": figures(navigation),
         "warm_fresh_tab": figures(tabs),
         "warm_new_tab_same_browser": figures(same_profile),
+        "baseline_floor_fresh_tab": figures(floor),
+        "fresh_tab_ratio_landing_over_floor": round(
+            statistics.median(tabs) / statistics.median(floor), 2
+        ),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -43,15 +43,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(home: Path, port: int | None = None, timeout: float = 90) -> Iterator[str]:
-    """Run `kb ui` (streamlit) over the knowledge base in `home`; yields its URL."""
-    from ui.cli import streamlit_command
+def serve(
+    home: Path, port: int | None = None, timeout: float = 90, script: Path | None = None
+) -> Iterator[str]:
+    """Run `kb ui` (streamlit) over the knowledge base in `home`; yields its URL. `script`:
+    another script than `kb ui`'s, served the same way."""
+    from ui.cli import APP, streamlit_command
 
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env["KB_HOME"] = str(home)
     proc = subprocess.Popen(
-        streamlit_command(port, "127.0.0.1"),
+        [
+            str(script) if script and arg == str(APP) else arg
+            for arg in streamlit_command(port, "127.0.0.1")
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
