@@ -131,3 +131,43 @@ def test_bad_chroma_url_is_a_config_error() -> None:
         VectorStore.remote("chroma.internal:8000", "kb_chunks", dim=3)
     with pytest.raises(ConfigError, match="cannot reach"):
         VectorStore.remote(f"http://127.0.0.1:{_free_port()}", "kb_chunks", dim=3)
+
+
+def test_a_reader_reopening_after_other_writers_keeps_one_index_open(tmp_path: Path) -> None:
+    """Each write by another process makes a long-running reader (the bot, the dashboard)
+    reopen the index; the index it replaces stops once no store of the process uses it, so
+    open files and memory stay flat."""
+    import os
+    import random
+
+    path = tmp_path / "chroma"
+    reader = VectorStore.persistent(path, "kb_chunks", dim=8)
+    other = VectorStore.persistent(path, "kb_chunks", dim=8)  # a second store of the process
+    rnd = random.Random(7)
+    vectors = [_unit(*(rnd.random() for _ in range(8))) for _ in range(3000)]
+    reader.upsert([f"c{i}" for i in range(3000)], vectors, ["t"] * 3000, [{"doc": "d"}] * 3000)
+    assert [h.id for h in reader.query(vectors[5], k=1)] == ["c5"]
+    code = (
+        "import sys, time; from pathlib import Path; from kb.store.vectors import VectorStore;"
+        "vs = VectorStore.persistent(Path(sys.argv[1]), 'kb_chunks', 8)\n"
+        "for i in range(8):\n"
+        "    vs.upsert([f'n{i}'], [[1.0] + [0.0] * 7], ['new'], [{'doc': 'n'}]); time.sleep(0.4)"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code, str(path)])
+    counts = set()
+    fds = None  # open files once both stores run on an index read back from disk
+    while writer.poll() is None:
+        counts.add(reader.count())
+        for store in (reader, other):
+            assert [h.id for h in store.query(vectors[5], k=1)] == ["c5"]
+        if fds is None and len(counts) == 2:
+            fds = len(os.listdir("/proc/self/fd"))
+        time.sleep(0.05)
+    assert writer.returncode == 0
+    assert reader.count() == 3008 and len(counts) >= 5  # reopened after most writes
+    # Both stores run on the index as it is now, and only that one is open.
+    assert fds is not None and len(os.listdir("/proc/self/fd")) <= fds + 4
+    # Closing one store leaves the other reading.
+    reader.close()
+    assert other.count() == 3008
+    other.close()

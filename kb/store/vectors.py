@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from kb.errors import ConfigError
@@ -53,14 +55,24 @@ class VectorStore:
     """
 
     VERSION_FILE = ".kb-version"
+    # The embedded stores of this process, to know when no one uses a chromadb system any more.
+    _open: ClassVar[weakref.WeakSet[VectorStore]] = weakref.WeakSet()
+    _systems_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, client: Any, collection: str, dim: int, path: Path | None = None) -> None:
         self.client = client
         self.dim = dim
         self.name = collection
         self.path = path
+        self._lock = threading.Lock()
         self._seen_version: int | None = self._version_mtime()
         self.collection = self._open_collection()
+        # The chromadb system this store's client runs on (its SQLite connections, its index
+        # in memory); embedded stores only.
+        self._system: Any = client._system if path is not None else None
+        if path is not None:
+            with self._systems_lock:
+                self._open.add(self)
 
     def _open_collection(self) -> Any:
         # embedding_function=None: chromadb must never embed (its default downloads a model).
@@ -95,42 +107,75 @@ class VectorStore:
         marker.write_text(f"{os.getpid()} {time.time_ns()}\n")
         self._seen_version = self._version_mtime()
 
-    def _reopen(self) -> None:
+    def _reopen(self, seen_system: Any = None) -> None:
+        """Load the index from disk as it is now, in a new chromadb system; the old one stops
+        once no store of this process uses it (it holds the index in memory and its files
+        open). `seen_system`: reopen only if this store still runs on that system."""
         from chromadb.api.client import SharedSystemClient
 
         assert self.path is not None
-        # Drop only this path's cached system (other clients in the process keep theirs);
-        # the next client then loads the index from disk as it is now.
-        ident = str(getattr(self.client, "_identifier", ""))
-        SharedSystemClient._identifier_to_system.pop(ident, None)
-        SharedSystemClient._identifier_to_refcount.pop(ident, None)
-        self.client = _persistent_client(self.path)
-        self.collection = self._open_collection()
-        self._seen_version = self._version_mtime()
+        with self._lock:
+            old = self._system
+            if seen_system is not None and old is not seen_system:
+                return  # another thread reopened it meanwhile
+            with self._systems_lock:
+                # Drop the path's cached system, unless another store already put a fresh
+                # one there; the client made next runs on a system that reads the disk now.
+                ident = str(getattr(self.client, "_identifier", ""))
+                if SharedSystemClient._identifier_to_system.get(ident) is old:
+                    SharedSystemClient._identifier_to_system.pop(ident, None)
+                    SharedSystemClient._identifier_to_refcount.pop(ident, None)
+                self.client = _persistent_client(self.path)
+                self._system = self.client._system
+                self.collection = self._open_collection()
+                self._seen_version = self._version_mtime()
+                self._retire(old)
+
+    def _retire(self, system: Any) -> None:
+        """Stop `system` if no open store of this process runs on it any more."""
+        if system is None or any(vs._system is system for vs in list(self._open)):
+            return
+        from chromadb.api.client import SharedSystemClient
+
+        for ident, cached in list(SharedSystemClient._identifier_to_system.items()):
+            if cached is system:
+                SharedSystemClient._identifier_to_system.pop(ident, None)
+                SharedSystemClient._identifier_to_refcount.pop(ident, None)
+        system.stop()
 
     def close(self) -> None:
         """Release the index's files: chromadb's SQLite connections and segment handles.
 
-        Clients of one path in a process share a system, which stops with the last of them.
+        Stores of one path in a process share a system, which stops with the last of them.
         """
-        close = getattr(self.client, "close", None)
-        if close is not None:
-            close()
+        if self.path is None:
+            close = getattr(self.client, "close", None)
+            if close is not None:
+                close()
+            return
+        with self._lock, self._systems_lock:
+            if self._system is None:
+                return  # closed already
+            system, self._system = self._system, None
+            self._open.discard(self)
+            self.client._closed = True  # its system is stopped here, not by chromadb's count
+            self._retire(system)
 
     def refresh(self) -> None:
         """Reopen the embedded index if another process wrote to it since we last looked."""
         if self.path is not None and self._version_mtime() != self._seen_version:
-            self._reopen()
+            self._reopen(self._system)
 
     def _read(self, op: Callable[[], T]) -> T:
         self.refresh()
+        system = self._system
         try:
             return op()
         except Exception:
             if self.path is None:
                 raise
             # A segment written by another process after we opened: reopen once and retry.
-            self._reopen()
+            self._reopen(system)
             return op()
 
     @classmethod
