@@ -39,6 +39,16 @@ def _persistent_client(path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
+def _uncache(system: Any) -> None:
+    """Forget `system` in chromadb's per-process cache of systems by path (if it is there)."""
+    from chromadb.api.client import SharedSystemClient
+
+    for ident, cached in list(SharedSystemClient._identifier_to_system.items()):
+        if cached is system:
+            SharedSystemClient._identifier_to_system.pop(ident, None)
+            SharedSystemClient._identifier_to_refcount.pop(ident, None)
+
+
 def _chroma_settings() -> Any:
     from chromadb.config import Settings as ChromaSettings
 
@@ -111,20 +121,15 @@ class VectorStore:
         """Load the index from disk as it is now, in a new chromadb system; the old one stops
         once no store of this process uses it (it holds the index in memory and its files
         open). `seen_system`: reopen only if this store still runs on that system."""
-        from chromadb.api.client import SharedSystemClient
-
         assert self.path is not None
         with self._lock:
             old = self._system
             if seen_system is not None and old is not seen_system:
                 return  # another thread reopened it meanwhile
             with self._systems_lock:
-                # Drop the path's cached system, unless another store already put a fresh
-                # one there; the client made next runs on a system that reads the disk now.
-                ident = str(getattr(self.client, "_identifier", ""))
-                if SharedSystemClient._identifier_to_system.get(ident) is old:
-                    SharedSystemClient._identifier_to_system.pop(ident, None)
-                    SharedSystemClient._identifier_to_refcount.pop(ident, None)
+                # Out of chromadb's cache (unless another store already put a fresh one
+                # there), so the client made next runs on a system that reads the disk now.
+                _uncache(old)
                 self.client = _persistent_client(self.path)
                 self._system = self.client._system
                 self.collection = self._open_collection()
@@ -135,12 +140,7 @@ class VectorStore:
         """Stop `system` if no open store of this process runs on it any more."""
         if system is None or any(vs._system is system for vs in list(self._open)):
             return
-        from chromadb.api.client import SharedSystemClient
-
-        for ident, cached in list(SharedSystemClient._identifier_to_system.items()):
-            if cached is system:
-                SharedSystemClient._identifier_to_system.pop(ident, None)
-                SharedSystemClient._identifier_to_refcount.pop(ident, None)
+        _uncache(system)
         system.stop()
 
     def close(self) -> None:
