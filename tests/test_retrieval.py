@@ -183,3 +183,61 @@ def test_a_test_fixture_that_looks_like_the_answer_ranks_below_the_real_source(
     off = Retriever(kb_app.store, kb_app.vectors, kb_app.query_encoder, rules_off={"test_files"})
     assert off.search(question, k=3)[0].path == fixture  # its words match best
     assert kb_app.retriever.search(question, k=3)[0].path == "docs/adr/0001-order-events.md"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who wrote the decision about order events?", True),
+        ("When was Docker support added?", True),
+        ("When did the project start using Kafka?", True),
+        ("Who knows the payment code now?", False),
+        ("Who has run the service since the person who wrote it left?", False),
+        ("When was the timeout cut to 30 seconds?", False),
+        ("Why did we add a retry to the consumer?", False),
+    ],
+)
+def test_questions_that_ask_who_wrote_or_when_something_came(question: str, expected: bool) -> None:
+    assert read_intent(question, SERVICES).origin is expected
+
+
+def test_who_wrote_a_decision_is_answered_by_the_commit_that_added_it(
+    kb_app: KB, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "shop")
+    adr = "docs/adr/0001-order-events.md"
+    added = repo.commit(
+        "Record the order events decision",
+        {
+            adr: "# 1. Publish order events to Kafka\n\n## Context\n\nOrders were lost when "
+            "the payment service restarted.\n\n## Decision\n\nWe publish order events to "
+            "Kafka; consumers retry.\n",
+            "README.md": "# shop\n\nThe shop's order and payment services.\n",
+        },
+        author=("Ana Lima", "ana@example.com"),
+    )
+    repo.commit("Fix a typo", {adr: "# 1. Publish order events to Kafka\n\n## Context\n\n"
+                "Orders were lost whenever the payment service restarted.\n\n## Decision\n\n"
+                "We publish order events to Kafka; consumers retry.\n"})  # fmt: skip
+    kb_app.ingestor().run(SourceConfig("git", "shop", str(repo.path), {}))
+    question = "Who wrote the decision to publish order events to Kafka?"
+    off = Retriever(kb_app.store, kb_app.vectors, kb_app.query_encoder, rules_off={"origin"})
+    assert off.search(question, k=3)[0].path == adr
+    hits = kb_app.retriever.search(question, k=3)
+    assert (hits[0].kind, hits[0].commit, hits[0].source.author) == ("commit", added, "Ana Lima")
+    assert hits[1].path == adr  # the decision itself follows its author's commit
+    # Any other question about the decision is answered by the record itself.
+    assert kb_app.retriever.search("Why do we publish order events?", k=3)[0].path == adr
+
+
+def test_coverage_weighs_a_question_word_by_its_rarity() -> None:
+    from kb.retrieval.hybrid import _TermWeights
+
+    # 1,000 chunks: "kafka" is in 5 of them, "events" in 400; a stem counts once.
+    freq = {"kafka": 5, "events": 400, "event": 380}
+    words = _TermWeights(["kafka", "events", "event"], (1000, freq))
+    rare, common = words.share("Kafka"), words.share("the order events")
+    assert rare > 0.7 and common < 0.3 and rare + common == pytest.approx(1.0)
+    assert words.share("Order events go to Kafka.") == pytest.approx(1.0)
+    assert words.share("nothing of the question") == 0.0
+    assert _TermWeights([], (1000, {})).share("kafka") == 0.0

@@ -206,6 +206,8 @@ class Intent:
     history: bool = False
     now: bool = False
     past: bool = False  # asks how things were before ("back then", "originally")
+    # asks who wrote or when something was added: the commit that added a file says both
+    origin: bool = False
     # A period the question names ("in May 2026", "the March 2024 outage"): [start, end).
     period: tuple[date, date] | None = None
 
@@ -223,6 +225,14 @@ _NEVER_DO = re.compile(
 # "when" asks for a time only as the question word, not as a conjunction ("when X is down").
 _WHEN_QUESTION = re.compile(
     r"^\s*when\b|\bwhen\s+(?:did|was|were|has|have|had|and)\b|[\u2014,;:-]\s*when\b"
+)
+# "Who wrote ...?", "... and when was it added?": asked by the question, not a relative
+# clause ("the person who wrote it").
+_ORIGIN = re.compile(
+    r"(?:^|[.?!;:,\u2014-]\s*|\band\s+)(?:who\s+(?:first\s+)?(?:wrote|write|added|introduced|"
+    r"created|proposed|decided|authored|started)\b|when\s+(?:was|were|did)\b.*\b(?:add|"
+    r"added|introduce|introduced|create|created|get|got|start|started|adopt|adopted|decide|"
+    r"decided|write|written|wrote|begin|began)\b)"
 )
 _OUT_OF_SERVICE = re.compile(r"\b(?:is|are|was|were|went|goes|go|going|be|been|being)\s+down\b")
 _PAST = re.compile(
@@ -327,6 +337,7 @@ def read_intent(
     )
     intent.now = bool(words & {"now", "currently", "today", "latest", "still"})
     intent.past = bool(_PAST.search(q))
+    intent.origin = bool(_ORIGIN.search(q))
     intent.period = period_named(q)
     intent.history = bool(
         words & {"changed", "change", "revert", "reverted", "introduced", "added",

@@ -431,6 +431,19 @@ def contributors(
         return out
 
 
+def first_commit(store: Store, repo: str, path: str) -> int | None:
+    """The id of the earliest commit that touched a file of a repo (the one that added it)."""
+    with store.transaction() as s:
+        return s.scalar(
+            select(Commit.id)
+            .join(FileChange, FileChange.commit_id == Commit.id)
+            .join(Repo, Commit.repo_id == Repo.id)
+            .where(Repo.name == repo, FileChange.path == path)
+            .order_by(Commit.authored_at, Commit.id)
+            .limit(1)
+        )
+
+
 def commits_mentioning(store: Store, needles: Sequence[str], limit: int = 5) -> list[str]:
     """External ids of commit documents whose message mentions any needle (e.g. ADR-0003)."""
     if not needles:
