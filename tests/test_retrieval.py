@@ -228,16 +228,3 @@ def test_who_wrote_a_decision_is_answered_by_the_commit_that_added_it(
     assert hits[1].path == adr  # the decision itself follows its author's commit
     # Any other question about the decision is answered by the record itself.
     assert kb_app.retriever.search("Why do we publish order events?", k=3)[0].path == adr
-
-
-def test_coverage_weighs_a_question_word_by_its_rarity() -> None:
-    from kb.retrieval.hybrid import _TermWeights
-
-    # 1,000 chunks: "kafka" is in 5 of them, "events" in 400; a stem counts once.
-    freq = {"kafka": 5, "events": 400, "event": 380}
-    words = _TermWeights(["kafka", "events", "event"], (1000, freq))
-    rare, common = words.share("Kafka"), words.share("the order events")
-    assert rare > 0.7 and common < 0.3 and rare + common == pytest.approx(1.0)
-    assert words.share("Order events go to Kafka.") == pytest.approx(1.0)
-    assert words.share("nothing of the question") == 0.0
-    assert _TermWeights([], (1000, {})).share("kafka") == 0.0

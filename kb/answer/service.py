@@ -112,7 +112,7 @@ class AnswerService:
         hits = self.retriever.search(question, k=max(k, 8), intent=intent) if terms else []
         if visible is not None:
             hits = [hit for hit in hits if visible(hit.source)]
-        frequencies = self.retriever.frequencies(terms)
+        frequencies = sq.term_frequencies(self.store, terms)
         confidence = confidence_of(hits, terms, frequencies)
         services = self._services(intent, hits)
         # A question about something nothing here mentions ("GraphQL", "Erlang") cannot be

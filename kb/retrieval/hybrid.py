@@ -40,12 +40,6 @@ COMMIT_FULL_COVERAGE = 0.5
 PERSON_PRIOR = 1.3
 PERIOD_PRIOR = 1.3
 WHY_COMMENT_PRIOR = 1.3
-# Query-term coverage at the document level: the share of the question's words, each weighed
-# by its rarity (idf), that the document holds in its title, path and the chunks found of it.
-# A chunk's full-text rank sees one passage; a decision record whose title names the subject
-# and whose body holds the rest is found whole. 0.5 keeps the demo organisation's Recall@1
-# (0.7 cost it two questions); it pays on the held-out repositories (bench/README.md).
-COVERAGE_WEIGHT = 0.5
 # Test fixtures look like the real thing (an ADR in an integration test's sample project).
 TEST_FILE_PRIOR = 0.6
 # A superseded decision is history, not the answer (unless the question asks about the past).
@@ -65,7 +59,6 @@ RULES = (
     "commit_search",  # history questions also search terse commit subjects
     "structural",  # a named service's decisions and danger zones join the candidates
     "test_files",  # files under a tests/fixtures/mocks directory go down
-    "coverage",  # the share of the question's rare words a document holds
     "origin",  # "who wrote / when was X added": the commit that added the best file leads
 )
 
@@ -118,7 +111,6 @@ class Retriever:
         self._people: list[str] | None = None
         self._commit_log: CommitLog | None = None
         self._last_query: tuple[str, list[float]] | None = None
-        self._last_frequencies: tuple[tuple[str, ...], tuple[int, dict[str, int]]] | None = None
 
     def services(self) -> list[str]:
         """Known service names (cached: services change only at ingest)."""
@@ -139,13 +131,6 @@ class Retriever:
     def read_intent(self, question: str) -> Intent:
         """The question's intent, with the services and people this knowledge base knows."""
         return read_intent(question, self.service_descriptions(), self.people())
-
-    def frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """(chunks, chunks holding each term): the last question's are kept for its answer."""
-        key = tuple(terms)
-        if self._last_frequencies is None or self._last_frequencies[0] != key:
-            self._last_frequencies = (key, sq.term_frequencies(self.store, terms))
-        return self._last_frequencies[1]
 
     def search(self, question: str, k: int = 8, intent: Intent | None = None) -> list[Hit]:
         """The k best sources for a question, re-ranked by what the question names."""
@@ -190,8 +175,6 @@ class Retriever:
             entry.lexical = entry.lexical or cid in lexical
         if intent.history and "commit_search" not in self.off:
             self._add_commit_messages(question, query, docs, closeness)
-        covered = terms and "coverage" not in self.off
-        weights = _TermWeights(terms, self.frequencies(terms)) if covered else None
         for entry in docs.values():
             entry.chunks.sort(key=lambda c: -c[0])
             best = entry.chunks[0][0]
@@ -199,10 +182,7 @@ class Retriever:
             if "second_chunk" in self.off:
                 second = 0.0
             entry.source = entry.chunks[0][1]
-            score = best + SECOND_CHUNK_WEIGHT * second
-            if weights is not None:
-                score += self._coverage(entry, weights)
-            entry.score = score * self._prior(entry.source, intent)
+            entry.score = (best + SECOND_CHUNK_WEIGHT * second) * self._prior(entry.source, intent)
 
         if "superseded" not in self.off:
             self._follow_supersession(docs, intent)
@@ -211,12 +191,6 @@ class Retriever:
             ranked = self._lead_with_origin(ranked)
         ranked = ranked[:k]
         return [self._hit(d, terms, intent) for d in ranked]
-
-    @staticmethod
-    def _coverage(entry: _DocScore, words: _TermWeights) -> float:
-        doc = entry.source.doc
-        found = " ".join(f"{c.heading or ''} {c.chunk_text}" for _, c in entry.chunks)
-        return COVERAGE_WEIGHT * words.share(f"{doc.title or ''} {doc.path or ''} {found}")
 
     def _embed_question(self, question: str) -> list[float]:
         """The question's vector; the last one is kept for the answer that quotes the hits."""
@@ -398,28 +372,6 @@ class Retriever:
             meta=meta,
         )
 
-
-class _TermWeights:
-    """The question's words weighed by rarity: which share of that weight a text holds."""
-
-    def __init__(self, terms: Sequence[str], frequencies: tuple[int, dict[str, int]]) -> None:
-        total, df = frequencies
-        self.weights: dict[str, float] = {}
-        for term in terms:
-            n = df.get(term, 0)
-            stem = _stem(term)
-            weight = math.log(1.0 + (total - n + 0.5) / (n + 0.5))
-            self.weights[stem] = max(self.weights.get(stem, 0.0), weight)
-        self.mass = sum(self.weights.values())
-
-    def share(self, text: str) -> float:
-        if self.mass <= 0:
-            return 0.0
-        words = {_stem(w) for w in _FIELD_TOKEN.findall(text.lower())}
-        return sum(w for stem, w in self.weights.items() if stem in words) / self.mass
-
-
-_FIELD_TOKEN = re.compile(r"[a-z0-9]+")
 
 _SUBJECT_NOISE = re.compile(
     r"\(#\d+\)|\[[^\]]*\]|(?:^|\s)#\d+\b[:-]?|^\s*[A-Z][A-Z0-9]+-\d+\s*[:-]?|\s-(?=\s|$)"
