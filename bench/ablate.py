@@ -72,7 +72,7 @@ def table(ranks: dict[str, list[int | None]]) -> str:
         )
         lines.append(
             f"| {config} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | {s['mrr@5']:.3f} "
-            f"| {s['mrr@10']:.3f} | {delta or ' | '} | {int(s['n'])} |"
+            f"| {s['mrr@10']:.3f} | {delta or ' |  | '} | {int(s['n'])} |"
         )
     return "\n".join(lines)
 

@@ -818,3 +818,12 @@ def test_a_reused_home_warns_when_built_with_other_kb_env(
     assert capsys.readouterr().err == ""
     note_build_env(tmp_path, {})
     assert "was built with --kb-env {'KB_RULE_X': 'off'}" in capsys.readouterr().err
+
+
+def test_the_ablation_table_has_as_many_cells_in_every_row() -> None:
+    from bench.ablate import ALL_ON, table
+
+    text = table({ALL_ON: [1, 2, None, 1], "origin": [2, 2, None, 1]})
+    rows = text.splitlines()
+    assert len({row.count("|") for row in rows}) == 1, rows
+    assert rows[-1].startswith("| origin | 0.250 | 0.750 |") and "-0.250" in rows[-1]
