@@ -209,13 +209,18 @@ def test_who_wrote_a_decision_is_answered_by_the_commit_that_added_it(
     added = repo.commit(
         "Record the order events decision",
         {
-            adr: "# 1. Publish order events to Kafka\n\n## Context\n\nOrders were lost when "
+            "docs/decisions/0001-order-events.md": "# 1. Publish order events to Kafka\n\n"
+            "## Context\n\nOrders were lost when "
             "the payment service restarted.\n\n## Decision\n\nWe publish order events to "
             "Kafka; consumers retry.\n",
             "README.md": "# shop\n\nThe shop's order and payment services.\n",
         },
         author=("Ana Lima", "ana@example.com"),
     )
+    # The decisions folder was renamed later: the rename is not who wrote it.
+    (repo.path / "docs/adr").mkdir(parents=True)
+    repo.git("mv", "docs/decisions/0001-order-events.md", adr)
+    repo.commit("Move decision records to docs/adr", author=("Bo Chen", "bo@example.com"))
     repo.commit("Fix a typo", {adr: "# 1. Publish order events to Kafka\n\n## Context\n\n"
                 "Orders were lost whenever the payment service restarted.\n\n## Decision\n\n"
                 "We publish order events to Kafka; consumers retry.\n"})  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 
 from kb.contract.identity import service_of_repo
+from kb.contract.kinds import ChangeType
 from kb.contract.weblinks import commit_url, file_url
 from kb.store.decoders import utc_or_none
 from kb.store.models import (
@@ -432,16 +433,28 @@ def contributors(
 
 
 def first_commit(store: Store, repo: str, path: str) -> int | None:
-    """The id of the earliest commit that touched a file of a repo (the one that added it)."""
+    """The id of the commit that added a file of a repo: the earliest that touched its path,
+    followed back through renames ("docs/adr/…" moved to "docs/decisions/…")."""
+    found: int | None = None
+    seen: set[str] = set()
     with store.transaction() as s:
-        return s.scalar(
-            select(Commit.id)
-            .join(FileChange, FileChange.commit_id == Commit.id)
-            .join(Repo, Commit.repo_id == Repo.id)
-            .where(Repo.name == repo, FileChange.path == path)
-            .order_by(Commit.authored_at, Commit.id)
-            .limit(1)
-        )
+        while path and path not in seen and len(seen) < 10:
+            seen.add(path)
+            row = s.execute(
+                select(Commit.id, FileChange.change_type, FileChange.old_path)
+                .join(FileChange, FileChange.commit_id == Commit.id)
+                .join(Repo, Commit.repo_id == Repo.id)
+                .where(Repo.name == repo, FileChange.path == path)
+                .order_by(Commit.authored_at, Commit.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                break
+            found = row[0]
+            if row[1] != ChangeType.RENAME or not row[2]:
+                break
+            path = row[2]
+    return found
 
 
 def commits_mentioning(store: Store, needles: Sequence[str], limit: int = 5) -> list[str]:
