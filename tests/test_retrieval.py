@@ -188,6 +188,22 @@ def test_a_test_fixture_that_looks_like_the_answer_ranks_below_the_real_source(
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
+        ("Who frees the error buffer in RustCallStatus?", True),
+        ("Why is askama.toml pulled in with include_bytes?", True),
+        ("Why does `make serve` bind port 8000?", True),
+        ("Why does build() run twice?", True),
+        ("Why do we publish docs to GitHub Pages?", False),
+        ("How do I cut a UniFFI release?", False),
+        ("What is end-to-end testing for?", False),
+    ],
+)
+def test_questions_that_name_code(question: str, expected: bool) -> None:
+    assert read_intent(question, SERVICES).code is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
         ("Who wrote the decision about order events?", True),
         ("When was Docker support added?", True),
         ("When did the project start using Kafka?", True),
@@ -233,3 +249,25 @@ def test_who_wrote_a_decision_is_answered_by_the_commit_that_added_it(
     assert hits[1].path == adr  # the decision itself follows its author's commit
     # Any other question about the decision is answered by the record itself.
     assert kb_app.retriever.search("Why do we publish order events?", k=3)[0].path == adr
+
+
+def test_a_why_that_names_a_file_is_answered_by_its_comment(kb_app: KB, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "web")
+    repo.commit(
+        "Serve the web front end with gunicorn",
+        {
+            "docs/adr/0002-gunicorn-workers.md": "# 2. Serve with gunicorn workers\n\n"
+            "## Context\n\nThe web front end needs several workers and a worker timeout.\n\n"
+            "## Decision\n\nWe serve it with gunicorn: four workers, and a worker timeout "
+            "set in gunicorn.conf.py.\n",
+            "gunicorn.conf.py": "workers = 4\n"
+            "# 120 s, not the usual 30: the yearly report export takes up to 90 seconds and a\n"
+            "# shorter worker timeout kills it half way.\n"
+            "timeout = 120\n",
+        },
+    )
+    kb_app.ingestor().run(SourceConfig("git", "web", str(repo.path), {}))
+    question = "Why is the worker timeout in gunicorn.conf.py so long?"
+    off = Retriever(kb_app.store, kb_app.vectors, kb_app.query_encoder, rules_off={"code_name"})
+    assert off.search(question, k=3)[0].path == "docs/adr/0002-gunicorn-workers.md"
+    assert kb_app.retriever.search(question, k=3)[0].path == "gunicorn.conf.py"

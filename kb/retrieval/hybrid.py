@@ -40,6 +40,9 @@ COMMIT_FULL_COVERAGE = 0.5
 PERSON_PRIOR = 1.3
 PERIOD_PRIOR = 1.3
 WHY_COMMENT_PRIOR = 1.3
+# A question that names code ("uniffi_bindgen", "askama.toml", "RustCallStatus") is answered by
+# a comment in that code more often than the why-prior's decision records would say.
+CODE_NAME_PRIOR = 1.4
 # Test fixtures look like the real thing (an ADR in an integration test's sample project).
 TEST_FILE_PRIOR = 0.6
 # A superseded decision is history, not the answer (unless the question asks about the past).
@@ -60,6 +63,7 @@ RULES = (
     "structural",  # a named service's decisions and danger zones join the candidates
     "test_files",  # files under a tests/fixtures/mocks directory go down
     "origin",  # "who wrote / when was X added": the commit that added the best file leads
+    "code_name",  # a question that names code: code's comments go up
 )
 
 # How much each kind of source is worth for each kind of question (1.0 = neutral).
@@ -288,6 +292,8 @@ class Retriever:
             factor *= 2.0
         if intent.period and on("period") and _within(src, intent.period):
             factor *= PERIOD_PRIOR  # from the time the question is about
+        if intent.code and kind == "code" and on("code_name"):
+            factor *= CODE_NAME_PRIOR  # the question names code: its comments say why
         if on("test_files") and src.doc.path and _TEST_DIR.search("/" + src.doc.path):
             factor *= TEST_FILE_PRIOR  # a test's fixture or mock is rarely why the code is so
         if intent.now and on("recent") and src.doc.created_at:

@@ -208,6 +208,8 @@ class Intent:
     past: bool = False  # asks how things were before ("back then", "originally")
     # asks who wrote or when something was added: the commit that added a file says both
     origin: bool = False
+    # names code: a snake_case or CamelCase name, a source file, `a span`, a call()
+    code: bool = False
     # A period the question names ("in May 2026", "the March 2024 outage"): [start, end).
     period: tuple[date, date] | None = None
 
@@ -233,6 +235,14 @@ _ORIGIN = re.compile(
     r"created|proposed|decided|authored|started)\b|when\s+(?:was|were|did)\b.*\b(?:add|"
     r"added|introduce|introduced|create|created|get|got|start|started|adopt|adopted|decide|"
     r"decided|write|written|wrote|begin|began)\b)"
+)
+# "uniffi_bindgen", "askama.toml", "RustCallStatus", "`make serve`", "build()"; not a
+# product name of one or two parts ("JavaScript", "GitHub", "UniFFI").
+_CODE_NAME = re.compile(
+    r"\b\w*[a-z0-9]_\w+\b"
+    r"|\b[\w-]+\.(?:rs|py|pyi|go|rb|ts|tsx|js|jsx|mjs|toml|ya?ml|json|java|kt|swift|c|h|cc|cpp|"
+    r"hpp|cs|php|sh|sql|erb|rake)\b"
+    r"|\b[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+){2,}\b|`[^`\n]+`|\b\w+\(\)"
 )
 _OUT_OF_SERVICE = re.compile(r"\b(?:is|are|was|were|went|goes|go|going|be|been|being)\s+down\b")
 _PAST = re.compile(
@@ -338,6 +348,7 @@ def read_intent(
     intent.now = bool(words & {"now", "currently", "today", "latest", "still"})
     intent.past = bool(_PAST.search(q))
     intent.origin = bool(_ORIGIN.search(q))
+    intent.code = bool(_CODE_NAME.search(question))
     intent.period = period_named(q)
     intent.history = bool(
         words & {"changed", "change", "revert", "reverted", "introduced", "added",
