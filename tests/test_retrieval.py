@@ -271,3 +271,22 @@ def test_a_why_that_names_a_file_is_answered_by_its_comment(kb_app: KB, tmp_path
     off = Retriever(kb_app.store, kb_app.vectors, kb_app.query_encoder, rules_off={"code_name"})
     assert off.search(question, k=3)[0].path == "docs/adr/0002-gunicorn-workers.md"
     assert kb_app.retriever.search(question, k=3)[0].path == "gunicorn.conf.py"
+
+
+def test_who_wrote_a_file_added_by_the_last_commit_is_answered_by_that_commit(
+    kb_app: KB, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "shop")
+    repo.commit("Start the shop", {"README.md": "# shop\n\nThe shop's services.\n"})
+    added = repo.commit(
+        "Record the order events decision",
+        {
+            "docs/adr/0001-order-events.md": "# 1. Publish order events to Kafka\n\n"
+            "## Decision\n\nWe publish order events to Kafka; consumers retry.\n"
+        },
+        author=("Ana Lima", "ana@example.com"),
+    )  # HEAD: the files are read at this commit too
+    kb_app.ingestor().run(SourceConfig("git", "shop", str(repo.path), {}))
+    hits = kb_app.retriever.search("Who wrote the decision to publish order events?", k=3)
+    assert (hits[0].kind, hits[0].commit) == ("commit", added)
+    assert hits[1].path == "docs/adr/0001-order-events.md"

@@ -347,7 +347,12 @@ class Retriever:
         if src is None:
             return ranked
         score = top.score * 1.01
-        same = [d for d in ranked if d.source.doc.commit == src.doc.commit]
+        # A file's source carries the commit it was read at: only a commit's own is the same.
+        same = [
+            d
+            for d in ranked
+            if d.source.doc.kind == "commit" and d.source.doc.commit == src.doc.commit
+        ]
         if same:  # already found (a commit document or a terse commit): it moves up
             same[0].score = max(same[0].score, score)
         else:
