@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.retrieval.hits import Hit
-from kb.store.search import SourceRef
+from kb.store.search import SourceFields, SourceRef
 
 CITATION_KINDS = ("adr", "commit", "doc", "code", "slack", "postmortem", "contract", "note")
 
 
 @dataclass
-class Citation:
+class Citation(SourceFields):
     """A source an answer rests on, numbered as the answer's [n] markers name it."""
 
     source: SourceRef
@@ -22,34 +22,6 @@ class Citation:
     # "answer"; "context" (a superseded decision); "implementation" (commits of a decision);
     # "closest" (shown with "I don't know"); "retrieved" (found but not cited by the LLM).
     role: str = "answer"
-
-    @property
-    def kind(self) -> str:
-        return self.source.kind
-
-    @property
-    def title(self) -> str:
-        return self.source.title
-
-    @property
-    def repo(self) -> str | None:
-        return self.source.repo
-
-    @property
-    def path(self) -> str | None:
-        return self.source.path
-
-    @property
-    def commit(self) -> str | None:
-        return self.source.commit
-
-    @property
-    def url(self) -> str | None:
-        return self.source.url
-
-    @property
-    def author(self) -> str | None:
-        return self.source.author
 
     @property
     def date(self) -> str | None:

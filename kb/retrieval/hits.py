@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from kb.store.search import SourceRef
+from kb.store.search import SourceFields, SourceRef
 
 
 @dataclass
-class Hit:
+class Hit(SourceFields):
     """One retrieved source (a document is returned once, with its best snippet)."""
 
     source: SourceRef
@@ -20,51 +19,3 @@ class Hit:
     line: int | None = None
     # The source's metadata with retrieval's signals (similarity, lexical match, heading).
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def document_id(self) -> int:
-        return self.source.document_id
-
-    @property
-    def external_id(self) -> str:
-        return self.source.external_id
-
-    @property
-    def kind(self) -> str:
-        return self.source.kind
-
-    @property
-    def title(self) -> str:
-        return self.source.title
-
-    @property
-    def repo(self) -> str | None:
-        return self.source.repo
-
-    @property
-    def service(self) -> str | None:
-        return self.source.service
-
-    @property
-    def path(self) -> str | None:
-        return self.source.path
-
-    @property
-    def commit(self) -> str | None:
-        return self.source.commit
-
-    @property
-    def url(self) -> str | None:
-        return self.source.url
-
-    @property
-    def author(self) -> str | None:
-        return self.source.author
-
-    @property
-    def created_at(self) -> datetime | None:
-        return self.source.created_at
-
-    @property
-    def status(self) -> str | None:
-        return self.source.status

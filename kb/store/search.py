@@ -55,6 +55,60 @@ class SourceRef:
     meta: dict[str, Any]
 
 
+class SourceFields:
+    """What a hit or a citation tells of its source, read through the source it holds."""
+
+    source: SourceRef
+
+    @property
+    def document_id(self) -> int:
+        return self.source.document_id
+
+    @property
+    def external_id(self) -> str:
+        return self.source.external_id
+
+    @property
+    def kind(self) -> str:
+        return self.source.kind
+
+    @property
+    def title(self) -> str:
+        return self.source.title
+
+    @property
+    def repo(self) -> str | None:
+        return self.source.repo
+
+    @property
+    def service(self) -> str | None:
+        return self.source.service
+
+    @property
+    def path(self) -> str | None:
+        return self.source.path
+
+    @property
+    def commit(self) -> str | None:
+        return self.source.commit
+
+    @property
+    def url(self) -> str | None:
+        return self.source.url
+
+    @property
+    def author(self) -> str | None:
+        return self.source.author
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self.source.created_at
+
+    @property
+    def status(self) -> str | None:
+        return self.source.status
+
+
 @dataclass(frozen=True)
 class ChunkSource:
     """A chunk and the source it belongs to (what retrieval scores)."""
