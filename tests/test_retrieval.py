@@ -138,6 +138,9 @@ def test_a_commit_that_is_only_a_subject_answers_a_history_question(
         ("Why does the build call Next.js directly?", ["Next.js"]),
         ("I don't have Swift installed; how do I run the tests?", ["Swift"]),
         ("Why is the gunicorn timeout 30 seconds?", []),
+        # A month or a weekday is a date, not a name ("the March 2024 outage").
+        ("Did the March 2024 outage also break Stripe webhooks on Friday?", ["Stripe"]),
+        ("Why did we move off GraphQL in May?", ["GraphQL"]),
     ],
 )
 def test_the_names_a_question_uses(question: str, names: list[str]) -> None:

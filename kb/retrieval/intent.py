@@ -162,17 +162,25 @@ def terms_of(question: str) -> list[str]:
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[._+-][A-Za-z0-9]+)*")
 _SENTENCE = re.compile(r"(?<=[.?!;:])\s+")
+# Months and weekdays are capitalised but name a time, which sources write as a date
+# ("2024-03-14"): "the March 2024 outage" asks about something kb may well hold.
+_WEEKDAYS = frozenset(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+)
 
 
 def names_of(question: str) -> list[str]:
     """The names a question uses: words capitalised mid-sentence or inside ("GraphQL",
-    "Erlang", "NIF", "Next.js"), a plural's "s" dropped ("DTOs" → "DTO")."""
+    "Erlang", "NIF", "Next.js"), a plural's "s" dropped ("DTOs" → "DTO"); not months or
+    weekdays."""
     out: list[str] = []
     for sentence in _SENTENCE.split(question.strip()):
         for i, match in enumerate(_NAME.finditer(sentence)):
             word = match.group()
             inner = any(c.isupper() for c in word[1:])
             if word == "I" or not (inner or (i > 0 and word[0].isupper())):
+                continue
+            if word.lower() in _MONTHS or word.lower() in _WEEKDAYS:
                 continue
             if len(word) > 2 and word.endswith("s") and word[-2].isupper():
                 word = word[:-1]
