@@ -45,6 +45,19 @@ def test_sentences_join_wrapped_lines_and_keep_list_items_apart() -> None:
     assert not any(s.startswith(("Status:", "Date:", "#")) for s in got)
 
 
+def test_bold_markers_do_not_reach_the_answer() -> None:
+    got = sentences_of(
+        "- **Ticket:** SHOP-412 (follow-ups SHOP-413 to SHOP-416)\n"
+        "- **Impact:** checkout returned errors for **47 minutes** and 38 customers paid twice.\n\n"
+        "The handler passes **kwargs through to the client unchanged.\n"
+    )
+    assert got == [
+        "Ticket: SHOP-412 (follow-ups SHOP-413 to SHOP-416)",
+        "Impact: checkout returned errors for 47 minutes and 38 customers paid twice.",
+        "The handler passes **kwargs through to the client unchanged.",
+    ]
+
+
 def test_focused_prefers_substance_and_ends_sentences() -> None:
     passages = [
         Scored(0.5, "Use Kafka > Context", ADR.split("## Context")[1].split("##")[0], 1),

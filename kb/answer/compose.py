@@ -32,6 +32,8 @@ WHY_CUES = ("because", "so that", "since", "to avoid", "why", "instead", "caused
 DANGER_CUES = ("do not", "don't", "never", "warning", "careful", "must not", "breaks")
 
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
+# Markdown bold around a run of text; a lone "**" ("**kwargs") is left alone.
+_BOLD = re.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9`\"'(\[])")
 _HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|[=\-~^*]{3,}\s*$)")
@@ -124,6 +126,7 @@ def _sentences(text: str) -> list[tuple[str, int]]:
     flush()
     out: list[tuple[str, int]] = []
     for unit, unit_block in units:
+        unit = _BOLD.sub(r"\1", unit)  # "**Ticket:** SHOP-412" reads "Ticket: SHOP-412"
         for piece in _SENTENCE_END.split(unit):
             piece = " ".join(piece.split()).strip(" -*")
             if len(piece) >= 12 and _TOKEN.search(piece) and not _METADATA.match(piece):
