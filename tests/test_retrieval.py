@@ -52,6 +52,11 @@ def test_a_service_is_found_by_what_it_does_and_a_person_by_first_name() -> None
         ("Before the event-based design, how did checkout take the money?", "past", True),
         ("Why must it call the API before it can send anything?", "past", False),
         ("Are there hours when I should not run migrations?", "howto", False),
+        # Paging someone asks who; a web page does not.
+        ("Which team should I page when checkout fails?", "who", True),
+        ("Is there anyone to page the on-call for the email service?", "who", True),
+        ("How do I take a page off the site and redirect its visitors?", "who", False),
+        ("Why is the multi-page request form not built on the wizard?", "who", False),
     ],
 )
 def test_question_kinds(question: str, kind: str, expected: bool) -> None:

@@ -253,6 +253,12 @@ _CODE_NAME = re.compile(
     r"|\b[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+){2,}\b|`[^`\n]+`|\b\w+\(\)"
 )
 _OUT_OF_SERVICE = re.compile(r"\b(?:is|are|was|were|went|goes|go|going|be|been|being)\s+down\b")
+# "page" asks who when someone is paged ("which team should I page?"); a web page
+# ("take a page off the site", "the multi-page form") asks nothing of the kind.
+_PAGE_SOMEONE = re.compile(
+    r"\b(?:i|we|you|they|to|should|must|can|could|will|would)\s+page\b(?!-)"
+    r"|\bpage\s+(?:someone|somebody|anyone|them|him|her|the\s+on-?call)\b"
+)
 _PAST = re.compile(
     r"(?:^|[,;:\u2014]\s*)before\b|\b(?:originally|previously|formerly|used\s+to|"
     r"back\s+then|at\s+first|in\s+the\s+beginning|old\s+design)\b"
@@ -344,7 +350,9 @@ def read_intent(
         or bool(_NEVER_DO.search(q))
         or bool(_PERMISSION.search(q))
     )
-    intent.who = bool(words & {"who", "whom", "expert", "owner", "owns", "page", "ask"})
+    intent.who = bool(words & {"who", "whom", "expert", "owner", "owns", "ask"}) or bool(
+        _PAGE_SOMEONE.search(q)
+    )
     intent.incident = bool(
         words & {"incident", "outage", "timeouts", "timeout", "errors", "failing",
                  "broke", "broken", "alert", "paged", "latency", "storm", "lag", "sev1"}
