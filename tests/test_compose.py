@@ -75,6 +75,17 @@ def test_focused_prefers_substance_and_ends_sentences() -> None:
     assert "at-least-once delivery; idempotent consumers." in long
 
 
+def test_a_sentence_in_two_overlapping_passages_is_quoted_once() -> None:
+    shared = "Message the team channel with your user id to be made a superuser."
+    passages = [
+        Scored(0.6, "Setup > Access", f"Ask for admin access early. {shared}", 1),
+        Scored(0.6, "Setup > Access", f"{shared} Designers get the same rights.", 2),
+    ]
+    text = focused(passages, ["admin", "access", "superuser"], [], 1000)
+    assert text.count("superuser") == 1
+    assert "Ask for admin access early." in text and "Designers get the same rights." in text
+
+
 def test_a_list_and_the_line_leading_into_it_read_as_one_sentence() -> None:
     text = (
         "We compared two search libraries:\n\n"

@@ -182,12 +182,17 @@ def focused(
             candidates.append((score, p.ordinal, i, sentence))
     chosen: list[tuple[int, int, str]] = []
     size = 0
+    picked: set[str] = set()  # chunks overlap: one sentence may be in two passages
     for _, ordinal, i, sentence in sorted(candidates, key=lambda c: -c[0]):
+        key = " ".join(sentence.lower().split())
+        if key in picked:
+            continue
         if size + len(sentence) + 1 > limit:
             if size >= limit * 0.75:
                 break
             continue
         chosen.append((ordinal, i, sentence))
+        picked.add(key)
         size += len(sentence) + 1
     # Short items of one list read as one sentence ("Fuse.js: fast indexing; slow
     # searching."); an item that says a whole thing stays a sentence of its own.
