@@ -162,7 +162,7 @@ def focused(
     """
     stems = {_stem(t) for t in terms}
     seen = {" ".join(s.lower().split()) for s in skip}
-    candidates: list[tuple[float, int, int, str]] = []
+    candidates: list[tuple[float, int, int, str, str]] = []
     if not passages:
         return ""
     best = max(p.similarity for p in passages)
@@ -172,19 +172,19 @@ def focused(
         for i, (sentence, block) in enumerate(_sentences(p.text)):
             blocks[(p.ordinal, i)] = block
             lower = sentence.lower()
-            if " ".join(lower.split()) in seen:
+            key = " ".join(lower.split())
+            if key in seen:
                 continue
             words = {_stem(w) for w in _TOKEN.findall(lower)}
             overlap = len(words & stems) / (len(stems) or 1)
             cue = 0.05 if any(c in lower for c in cues) else 0.0
             short = -0.08 if len(sentence) < 30 or len(words) < 5 else 0.0
             score = base + 0.35 * overlap + cue + short
-            candidates.append((score, p.ordinal, i, sentence))
+            candidates.append((score, p.ordinal, i, sentence, key))
     chosen: list[tuple[int, int, str]] = []
     size = 0
     picked: set[str] = set()  # chunks overlap: one sentence may be in two passages
-    for _, ordinal, i, sentence in sorted(candidates, key=lambda c: -c[0]):
-        key = " ".join(sentence.lower().split())
+    for _, ordinal, i, sentence, key in sorted(candidates, key=lambda c: -c[0]):
         if key in picked:
             continue
         if size + len(sentence) + 1 > limit:
