@@ -58,6 +58,25 @@ def test_bold_markers_do_not_reach_the_answer() -> None:
     ]
 
 
+def test_markdown_markup_reads_as_text_and_footnotes_are_left_out() -> None:
+    got = sentences_of(
+        "We met Design ~and the mayor~ [^1] and read the [18F guide](https://example.org/a_(b)).\n"
+        "1. Announce it using **@here** in \\#ops-announce, as *anyone* may.\n"
+        '2. Then see ![the flow](img/flow.png "flow") and keep `*args` and a * b as they are.\n'
+        "Then compute ~5 s and ~/bin twice.\n\n"
+        "[^1]: An inside joke.\n"
+        "It goes on here, still in the footnote.\n\n"
+        "After the footnote, ~~the old plan~~ the new plan holds.\n"
+    )
+    assert got == [
+        "We met Design and read the 18F guide.",
+        "Announce it using @here in #ops-announce, as anyone may.",
+        "Then see the flow and keep `*args` and a * b as they are.",
+        "Then compute ~5 s and ~/bin twice.",
+        "After the footnote, the new plan holds.",
+    ]
+
+
 def test_focused_prefers_substance_and_ends_sentences() -> None:
     passages = [
         Scored(0.5, "Use Kafka > Context", ADR.split("## Context")[1].split("##")[0], 1),

@@ -34,6 +34,16 @@ DANGER_CUES = ("do not", "don't", "never", "warning", "careful", "must not", "br
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
 # Markdown bold around a run of text; a lone "**" ("**kwargs") is left alone.
 _BOLD = re.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*")
+# "*a phrase*" in emphasis; a lone "*" ("*args", "a * b") is left alone.
+_EMPHASIS = re.compile(r"(?<![\w*\\])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*\\])\*(?![\w*])")
+# A markdown link or image reads as its text: its address is in the citation, not the answer.
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+# "[^1]": a footnote's mark; "~~text~~" (or "~text~"): text struck out, not meant any more.
+_FOOTNOTE_MARK = re.compile(r"\[\^[^\]\s]+\](?!:)")
+_FOOTNOTE_LINE = re.compile(r"^\s*\[\^[^\]\s]+\]:")
+_STRUCK = re.compile(r"~~(?=\S)[^~\n]+?(?<=\S)~~|(?<!\S)~(?=[A-Za-z])[^~\n]+?(?<=\S)~(?!\w)")
+# "\#channel", "1\." : markdown's escapes.
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9`\"'(\[])")
 _HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|[=\-~^*]{3,}\s*$)")
@@ -76,7 +86,7 @@ def _sentences(text: str) -> list[tuple[str, int]]:
     units: list[tuple[str, int]] = []
     current: list[str] = []
     block = 0
-    in_fence = in_list = False
+    in_fence = in_list = in_footnote = False
     lead_in = False  # the last unit ends with ":" and only blank lines came after it
 
     def flush(keep_list: bool = False) -> None:
@@ -93,6 +103,11 @@ def _sentences(text: str) -> list[tuple[str, int]]:
         stripped = line.strip()
         if not stripped and not in_fence:
             flush(keep_list=in_list)  # a blank line inside a list keeps the list going
+            in_footnote = False
+            continue
+        if _FOOTNOTE_LINE.match(line) and not in_fence:
+            in_footnote = True  # a footnote is an aside, down to its blank line
+        if in_footnote:
             continue
         fence = stripped.startswith(("```", "~~~"))
         if (
@@ -126,12 +141,23 @@ def _sentences(text: str) -> list[tuple[str, int]]:
     flush()
     out: list[tuple[str, int]] = []
     for unit, unit_block in units:
-        unit = _BOLD.sub(r"\1", unit)  # "**Ticket:** SHOP-412" reads "Ticket: SHOP-412"
+        unit = plain(unit)
         for piece in _SENTENCE_END.split(unit):
             piece = " ".join(piece.split()).strip(" -*")
             if len(piece) >= 12 and _TOKEN.search(piece) and not _METADATA.match(piece):
                 out.append((piece, unit_block))
     return out
+
+
+def plain(text: str) -> str:
+    """Markdown inline markup as a reader sees it: "**Ticket:** SHOP-412" reads "Ticket:
+    SHOP-412", "[the runbook](https://...)" reads "the runbook", "\\#ops" reads "#ops";
+    footnote marks and struck-out text go."""
+    text = _BOLD.sub(r"\1", text)
+    text = _EMPHASIS.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _STRUCK.sub("", _FOOTNOTE_MARK.sub("", text))
+    return _ESCAPE.sub(r"\1", text)
 
 
 def _section_weight(heading: str | None) -> float:
