@@ -66,6 +66,8 @@ def test_who_knows_the_user_token_code_now(demo_kb: tuple[KB, list[Any]]) -> Non
     assert active and active[0] == "Alex Morgan"
     assert "Chen Wei" in gone
     assert answer.answer.startswith("Who knows this now: Alex Morgan")
+    # Someone who left is named, not described: the room is the sources'.
+    assert "Also wrote it, but has left: Chen Wei." in answer.answer
     assert any((c.path or "").endswith("tokens.py") for c in answer.citations)
 
 

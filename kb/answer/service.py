@@ -416,10 +416,9 @@ class AnswerService:
         text = ""
         if active:
             text = "Who knows this now: " + "; ".join(_person_text(p) for p in active) + "."
-        if gone:
-            text += (
-                " Also wrote it, but has left: " + "; ".join(_person_text(p) for p in gone) + "."
-            )
+        if gone:  # named only: they cannot be asked, and the answer's room is the sources'
+            verb = "has" if len(gone) == 1 else "have"
+            text += f" Also wrote it, but {verb} left: " + ", ".join(p.name for p in gone) + "."
         return text.strip()
 
     # -- LLM --------------------------------------------------------------------------------
