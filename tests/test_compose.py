@@ -77,6 +77,17 @@ def test_markdown_markup_reads_as_text_and_footnotes_are_left_out() -> None:
     ]
 
 
+def test_a_decision_outcome_line_is_kept_and_status_lines_and_bare_addresses_are_not() -> None:
+    got = sentences_of(
+        "## Decision Outcome\n\n"
+        'Chosen option: "Option 2: Lunr.js".\n\n'
+        "Status: accepted\n\n"
+        "- Option 1 <https://fusejs.io/> indexes fast.\n"
+        "- <https://lunrjs.com/>\n"
+    )
+    assert got == ['Chosen option: "Option 2: Lunr.js".', "Option 1 indexes fast."]
+
+
 def test_focused_prefers_substance_and_ends_sentences() -> None:
     passages = [
         Scored(0.5, "Use Kafka > Context", ADR.split("## Context")[1].split("##")[0], 1),

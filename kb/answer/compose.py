@@ -36,6 +36,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9_]+")
 _BOLD = re.compile(r"\*\*(?=\S)([^*\n]+?)(?<=\S)\*\*")
 # "*a phrase*" in emphasis; a lone "*" ("*args", "a * b") is left alone.
 _EMPHASIS = re.compile(r"(?<![\w*\\])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*\\])\*(?![\w*])")
+# A bare address ("<https://fusejs.io/>") says nothing a citation does not.
+_AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
 # A markdown link or image reads as its text: its address is in the citation, not the answer.
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 # "[^1]": a footnote's mark; "~~text~~" (or "~text~"): text struck out, not meant any more.
@@ -44,6 +46,9 @@ _FOOTNOTE_LINE = re.compile(r"^\s*\[\^[^\]\s]+\]:")
 _STRUCK = re.compile(r"~~(?=\S)[^~\n]+?(?<=\S)~~|(?<!\S)~(?=[A-Za-z])[^~\n]+?(?<=\S)~(?!\w)")
 # "\#channel", "1\." : markdown's escapes.
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
+# A line that leads into the list after it ("We weighed three tools:", 'Chosen option: "X",
+# because').
+_LEAD_IN = re.compile(r"(?::|\bbecause,?|\bas follows\.?)$", re.I)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9`\"'(\[])")
 _HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|[=\-~^*]{3,}\s*$)")
@@ -63,6 +68,8 @@ _BOOKKEEPING = re.compile(
 _OPTIONS = re.compile(r"considered options|options considered|alternatives", re.I)
 # "Status: accepted", "Date: 2020-09-25": metadata, not an answer.
 _METADATA = re.compile(r"^[A-Z][\w ./-]{0,30}:\s*\S.{0,40}$")
+# ... but a decision record's outcome line is its decision ('Chosen option: "Lunr.js"').
+_OUTCOME = re.compile(r"^(chosen option|decision|decision outcome|outcome|resolution)\s*:", re.I)
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def _sentences(text: str) -> list[tuple[str, int]]:
         nonlocal block, lead_in
         if current:
             units.append((" ".join(current), block))
-            lead_in = current[-1].endswith(":")
+            lead_in = _leads_in(current[-1])
             current.clear()
         if not keep_list:
             block += 1
@@ -124,7 +131,7 @@ def _sentences(text: str) -> list[tuple[str, int]]:
             continue
         if _LIST_ITEM.match(line):
             if not in_list:
-                joins = bool(current) and current[-1].endswith(":")
+                joins = bool(current) and _leads_in(current[-1])
                 flush(keep_list=joins)
                 if not joins and lead_in and units:
                     units[-1] = (units[-1][0], block)  # "We weighed three tools:" + its list
@@ -144,7 +151,8 @@ def _sentences(text: str) -> list[tuple[str, int]]:
         unit = plain(unit)
         for piece in _SENTENCE_END.split(unit):
             piece = " ".join(piece.split()).strip(" -*")
-            if len(piece) >= 12 and _TOKEN.search(piece) and not _METADATA.match(piece):
+            metadata = _METADATA.match(piece) and not _OUTCOME.match(piece)
+            if len(piece) >= 12 and _TOKEN.search(piece) and not metadata:
                 out.append((piece, unit_block))
     return out
 
@@ -155,9 +163,13 @@ def plain(text: str) -> str:
     footnote marks and struck-out text go."""
     text = _BOLD.sub(r"\1", text)
     text = _EMPHASIS.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub("", _LINK.sub(r"\1", text))
     text = _STRUCK.sub("", _FOOTNOTE_MARK.sub("", text))
     return _ESCAPE.sub(r"\1", text)
+
+
+def _leads_in(line: str) -> bool:
+    return bool(_LEAD_IN.search(line))
 
 
 def _section_weight(heading: str | None) -> float:
@@ -227,10 +239,10 @@ def focused(
     last = ""
     for ordinal, i, sentence in sorted(chosen):
         where = (ordinal, blocks[(ordinal, i)])
-        lead_in = bool(out) and out[-1].endswith(":")
+        lead_in = bool(out) and _leads_in(out[-1])
         short = len(sentence) <= LIST_ITEM_CHARS and (lead_in or len(last) <= LIST_ITEM_CHARS)
         if where == previous and out and short and not out[-1].endswith((".", "!", "?")):
-            out[-1] += ("" if out[-1].endswith(":") else ";") + " " + sentence
+            out[-1] += ("" if _leads_in(out[-1]) else ";") + " " + sentence
         else:
             if out:
                 out[-1] = _finished(out[-1])
