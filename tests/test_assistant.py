@@ -71,6 +71,19 @@ def test_who_knows_the_user_token_code_now(demo_kb: tuple[KB, list[Any]]) -> Non
     assert any((c.path or "").endswith("tokens.py") for c in answer.citations)
 
 
+def test_who_took_over_a_known_service_is_answered_by_its_people(
+    demo_kb: tuple[KB, list[Any]],
+) -> None:
+    # The texts match these words loosely (confidence below the floor), but kb knows the
+    # service, and who works on it is the answer.
+    answer = _app(demo_kb).ask("Who picked up the email service when Jamie left?")
+    assert answer.answered
+    assert answer.confidence < 0.4
+    assert answer.answer.startswith("Who knows this now: ")
+    assert [p.name for p in answer.ask if p.departed] == ["Jamie Lee"]
+    assert any(not p.departed for p in answer.ask)
+
+
 def test_unknown_question_says_i_dont_know_and_becomes_a_gap(
     demo_kb: tuple[KB, list[Any]],
 ) -> None:

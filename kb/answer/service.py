@@ -122,12 +122,18 @@ class AnswerService:
         counts = frequencies[1]
         rare = [n for n in names_of(question) if not all(counts.get(w) for w in terms_of(n))]
         unknown = sq.unmentioned(self.store, rare) if hits and rare else []
-        if confidence < MIN_CONFIDENCE or unknown:
-            answer = self._dont_know(question, hits[:3], confidence, services, unknown)
-        else:
+        # "Who took over the email service?" is answered by the people of a service kb knows,
+        # however loosely the texts match the question's words.
+        by_people = intent.who and bool(intent.services) and confidence < MIN_CONFIDENCE
+        answer = None
+        if hits and not unknown and (confidence >= MIN_CONFIDENCE or by_people):
             answer = self._grounded(question, hits[:k], confidence, intent, services, visible)
-            if self.llm is not None:
+            if by_people and not answer.ask:
+                answer = None
+            elif self.llm is not None:
                 self._rewrite_with_llm(answer, hits[:k])
+        if answer is None:
+            answer = self._dont_know(question, hits[:3], confidence, services, unknown)
         answer.id = uuid.uuid4().hex[:12]
         if record:
             qs.record_question(
