@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -298,3 +298,24 @@ def test_who_wrote_a_file_added_by_the_last_commit_is_answered_by_that_commit(
     hits = kb_app.retriever.search("Who wrote the decision to publish order events?", k=3)
     assert (hits[0].kind, hits[0].commit) == ("commit", added)
     assert hits[1].path == "docs/adr/0001-order-events.md"
+
+
+def test_one_change_landed_twice_is_one_source(kb_app: KB, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "bindings")
+    repo.commit("Initial import", {"README.md": "# bindings\n\nForeign-language bindings.\n"})
+    message = (
+        "Remove the oneshot dependency\n\n"
+        "The futures code now completes its one-shot channel itself, so the oneshot crate\n"
+        "and its patched fork are no longer needed.\n"
+    )
+    landed = repo.clock + timedelta(days=30)
+    # The same change, applied twice: same message, same author, same time.
+    first = repo.commit(message, {"Cargo.toml": "[dependencies]\n"}, when=landed)
+    second = repo.commit(message, {"futures.rs": "// completes its own channel\n"}, when=landed)
+    repo.commit("Fix footer link", {"footer.css": "a { color: blue }\n"})
+    kb_app.ingestor().run(SourceConfig("git", "bindings", str(repo.path), {}))
+    hits = kb_app.retriever.search("When was the oneshot dependency removed?", k=5)
+    removals = [h for h in hits if h.title == "Remove the oneshot dependency"]
+    assert len(removals) == 1, [(h.kind, h.title, h.commit) for h in hits]
+    assert removals[0].commit in (first, second)
+    assert hits[0] is removals[0]

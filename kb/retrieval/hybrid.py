@@ -190,7 +190,7 @@ class Retriever:
 
         if "superseded" not in self.off:
             self._follow_supersession(docs, intent)
-        ranked = sorted(docs.values(), key=lambda d: -d.score)
+        ranked = _one_per_change(sorted(docs.values(), key=lambda d: -d.score))
         if intent.origin and "origin" not in self.off and ranked:
             ranked = self._lead_with_origin(ranked)
         ranked = ranked[:k]
@@ -387,6 +387,22 @@ class Retriever:
 _SUBJECT_NOISE = re.compile(
     r"\(#\d+\)|\[[^\]]*\]|(?:^|\s)#\d+\b[:-]?|^\s*[A-Z][A-Z0-9]+-\d+\s*[:-]?|\s-(?=\s|$)"
 )
+
+
+def _one_per_change(ranked: list[_DocScore]) -> list[_DocScore]:
+    """One change landed twice (a patch applied again, a cherry-pick: the same message by the
+    same author at the same time) is one source, where the better-ranked commit stands."""
+    seen: set[tuple[str | None, str, str | None, datetime | None]] = set()
+    out: list[_DocScore] = []
+    for d in ranked:
+        doc = d.source.doc
+        if doc.kind == "commit":
+            key = (doc.repo, doc.title, doc.author, doc.created_at)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(d)
+    return out
 
 
 def _within(src: sq.ChunkSource, period: tuple[date, date]) -> bool:
