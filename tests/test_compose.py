@@ -77,15 +77,21 @@ def test_markdown_markup_reads_as_text_and_footnotes_are_left_out() -> None:
     ]
 
 
-def test_a_decision_outcome_line_is_kept_and_status_lines_and_bare_addresses_are_not() -> None:
+def test_outcome_and_labelled_sentences_are_kept_and_status_lines_and_addresses_are_not() -> None:
     got = sentences_of(
         "## Decision Outcome\n\n"
         'Chosen option: "Option 2: Lunr.js".\n\n'
         "Status: accepted\n\n"
+        "Deciders: Alice, Bob and Carol\n\n"
+        "Cost: Cost was not a factor in the choice.\n\n"
         "- Option 1 <https://fusejs.io/> indexes fast.\n"
         "- <https://lunrjs.com/>\n"
     )
-    assert got == ['Chosen option: "Option 2: Lunr.js".', "Option 1 indexes fast."]
+    assert got == [
+        'Chosen option: "Option 2: Lunr.js".',
+        "Cost: Cost was not a factor in the choice.",
+        "Option 1 indexes fast.",
+    ]
 
 
 def test_focused_prefers_substance_and_ends_sentences() -> None:

@@ -68,8 +68,10 @@ _BOOKKEEPING = re.compile(
 _OPTIONS = re.compile(r"considered options|options considered|alternatives", re.I)
 # "Status: accepted", "Date: 2020-09-25": metadata, not an answer.
 _METADATA = re.compile(r"^[A-Z][\w ./-]{0,30}:\s*\S.{0,40}$")
-# ... but a decision record's outcome line is its decision ('Chosen option: "Lunr.js"').
+# ... but a decision record's outcome line is its decision ('Chosen option: "Lunr.js"'), and
+# a labelled sentence says something ("Cost: Cost was not a factor in consideration.").
 _OUTCOME = re.compile(r"^(chosen option|decision|decision outcome|outcome|resolution)\s*:", re.I)
+_LABELLED_SENTENCE = re.compile(r"^[^:]+:\s*(?:\S+\s+){4,}\S+[.!?]$")
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,9 @@ def _sentences(text: str) -> list[tuple[str, int]]:
         unit = plain(unit)
         for piece in _SENTENCE_END.split(unit):
             piece = " ".join(piece.split()).strip(" -*")
-            metadata = _METADATA.match(piece) and not _OUTCOME.match(piece)
+            metadata = _METADATA.match(piece) and not (
+                _OUTCOME.match(piece) or _LABELLED_SENTENCE.match(piece)
+            )
             if len(piece) >= 12 and _TOKEN.search(piece) and not metadata:
                 out.append((piece, unit_block))
     return out
