@@ -84,6 +84,20 @@ def test_who_took_over_a_known_service_is_answered_by_its_people(
     assert any(not p.departed for p in answer.ask)
 
 
+def test_may_i_change_a_known_service_is_answered_by_the_danger_zone_that_leads(
+    demo_kb: tuple[KB, list[Any]],
+) -> None:
+    # Loosely worded (confidence below the floor), but the source that leads is a warning
+    # in the service the question names: that warning is the answer.
+    answer = _app(demo_kb).ask(
+        "Can I rename a column in inventory's stock table without telling anyone?"
+    )
+    assert answer.answered
+    assert answer.confidence < 0.4
+    assert answer.citations[0].path == "src/inventory/legacy/stock_sync.py"
+    assert "any column change breaks the finance reports" in answer.answer
+
+
 def test_unknown_question_says_i_dont_know_and_becomes_a_gap(
     demo_kb: tuple[KB, list[Any]],
 ) -> None:

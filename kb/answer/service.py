@@ -123,10 +123,13 @@ class AnswerService:
         rare = [n for n in names_of(question) if not all(counts.get(w) for w in terms_of(n))]
         unknown = sq.unmentioned(self.store, rare) if hits and rare else []
         # "Who took over the email service?" is answered by the people of a service kb knows,
-        # however loosely the texts match the question's words.
+        # and "Can I rename a column in inventory's stock table?" by a danger zone of it that
+        # leads the sources, however loosely the texts match the question's words.
         by_people = intent.who and bool(intent.services) and confidence < MIN_CONFIDENCE
+        by_danger = bool(hits) and intent.danger and _names_service(hits[0], intent.services)
+        by_danger = by_danger and hits[0].meta.get("wisdom") == "danger_zone"
         answer = None
-        if hits and not unknown and (confidence >= MIN_CONFIDENCE or by_people):
+        if hits and not unknown and (confidence >= MIN_CONFIDENCE or by_people or by_danger):
             answer = self._grounded(question, hits[:k], confidence, intent, services, visible)
             if by_people and not answer.ask:
                 answer = None
@@ -447,6 +450,10 @@ class AnswerService:
         for c in answer.citations:
             if c.number not in cited and c.role == "answer":
                 c.role = "retrieved"
+
+
+def _names_service(hit: Hit, services: Sequence[str]) -> bool:
+    return bool(services) and (hit.service in services or hit.repo in services)
 
 
 def _person_text(p: Contact) -> str:
