@@ -143,6 +143,11 @@ def test_a_list_and_the_line_leading_into_it_read_as_one_sentence() -> None:
     assert focused([Scored(0.6, None, two, 0)], ["list"], [], 1000) == (
         "first list item one; first list item two. Prose between the lists. other list item."
     )
+    # A decision record's 'Chosen option: "X", because' leads into its reasons the same way.
+    outcome = 'Chosen option: "ADR number", because\n\n- titles repeat\n- filenames are long\n'
+    assert focused([Scored(0.6, "Decision Outcome", outcome, 0)], ["adr"], [], 1000) == (
+        'Chosen option: "ADR number", because titles repeat; filenames are long.'
+    )
 
 
 def test_new_share_counts_unsaid_words() -> None:

@@ -96,7 +96,7 @@ def _sentences(text: str) -> list[tuple[str, int]]:
     current: list[str] = []
     block = 0
     in_fence = in_list = in_footnote = False
-    lead_in = False  # the last unit ends with ":" and only blank lines came after it
+    lead_in = False  # the last unit leads into a list and only blank lines came after it
 
     def flush(keep_list: bool = False) -> None:
         nonlocal block, lead_in
